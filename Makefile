@@ -1,0 +1,54 @@
+# dlkit studies — every user-facing target depends on `install`, so one command does all set-up.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+QUICK ?=
+JOBS ?=
+STUDY_FLAGS := $(if $(QUICK),--quick,) $(if $(JOBS),--jobs $(JOBS),)
+
+.DEFAULT_GOAL := help
+.PHONY: help install test lint format bench studies mlflow-ui clean
+
+help: ## Show this help
+	@echo "dlkit studies — make targets:"
+	@grep -hE '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | sed -e 's/:.*## /\t/' | awk -F'\t' '{printf "  %-18s %s\n", $$1, $$2}'
+	@echo "  Studies: $$(ls studies/*.py 2>/dev/null | xargs -n1 basename | sed -e 's/\.py$$//' | grep -vE '^(__init__|__main__|_.*|study|runner|tracking|claims|cli|cache|progress|registry|executors)$$' | tr '\n' ' ')"
+	@echo "  Options: QUICK=1 (smoke run: fewer epochs and seeds), JOBS=N (worker processes)"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install dlkit studies with dev extras (idempotent)
+
+test: install ## Run the test suite (PyTorch reference tests skip when torch is absent)
+	$(PY) -m pytest -q
+
+lint: install ## ruff lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install ## Apply ruff format and safe fixes
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: install ## Training-step benchmark: dlkit vs torch vs NumPy GEMM floor
+	$(PY) -m benchmarks.bench_step
+
+study-%: install ## Run study NAME end to end and write reports/out/NAME.html (e.g. make study-optimizers QUICK=1)
+	$(PY) -m studies run $* $(STUDY_FLAGS)
+
+report-%: install ## Rebuild reports/out/NAME.html from the MLflow store alone
+	$(PY) -m studies report $*
+
+studies: install ## Run every registered study
+	$(PY) -m studies run all $(STUDY_FLAGS)
+
+mlflow-ui: install ## Browse runs in the stock MLflow UI at http://127.0.0.1:5000
+	$(VENV)/bin/mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db} --host 127.0.0.1 --port 5000
+
+clean: ## Remove caches and build outputs (keeps .venv and mlflow.db)
+	rm -rf .pytest_cache .ruff_cache reports/out build *.egg-info

@@ -1,0 +1,50 @@
+"""Layers: the building blocks of a network, each with ``forward``, ``backward`` and
+``parameters``."""
+
+from dlkit.nn.activations import (
+    ACTIVATIONS,
+    ELU,
+    Activation,
+    HardSigmoid,
+    Identity,
+    LeakyReLU,
+    PReLU,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Step,
+    Tanh,
+    activation,
+)
+from dlkit.nn.base import DTYPE, Layer, Parameter, Sequential
+from dlkit.nn.dense import Dense
+from dlkit.nn.norm import BatchNorm1d, LayerNorm
+from dlkit.nn.regularization import Dropout
+from dlkit.nn.reshape import Flatten
+
+__all__ = [
+    "ACTIVATIONS",
+    "DTYPE",
+    "ELU",
+    "Activation",
+    "BatchNorm1d",
+    "Dense",
+    "Dropout",
+    "Flatten",
+    "HardSigmoid",
+    "Identity",
+    "Layer",
+    "LayerNorm",
+    "LeakyReLU",
+    "PReLU",
+    "Parameter",
+    "ReLU",
+    "Sequential",
+    "SiLU",
+    "Sigmoid",
+    "Softmax",
+    "Step",
+    "Tanh",
+    "activation",
+]
