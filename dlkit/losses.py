@@ -95,6 +95,9 @@ class CrossEntropyLoss(Loss):
             target = target.astype(pred.dtype, copy=False)
             _check_same_shape(self, pred, target)
             loss = np.mean(np.sum(target * (logsum - z), axis=1))
+            # d/dz of sum_j t_j (logsumexp(z) - z_j) is softmax(z) * sum(t) - t: rows of soft
+            # targets need not sum to 1 (torch accepts them).
+            p *= target.sum(axis=1, keepdims=True)
             p -= target
         p *= np.asarray(1.0 / n, p.dtype)
         self._grad = p

@@ -18,8 +18,10 @@ from dlkit.nn.activations import (
     activation,
 )
 from dlkit.nn.base import DTYPE, Layer, Parameter, Sequential
+from dlkit.nn.conv import Conv1d, Conv2d
 from dlkit.nn.dense import Dense
 from dlkit.nn.norm import BatchNorm1d, LayerNorm
+from dlkit.nn.pool import AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
 from dlkit.nn.regularization import Dropout
 from dlkit.nn.reshape import Flatten
 
@@ -28,6 +30,12 @@ __all__ = [
     "DTYPE",
     "ELU",
     "Activation",
+    "AvgPool1d",
+    "AvgPool2d",
+    "Conv1d",
+    "Conv2d",
+    "MaxPool1d",
+    "MaxPool2d",
     "BatchNorm1d",
     "Dense",
     "Dropout",

@@ -209,6 +209,8 @@ class ELU(Activation):
     def __init__(self, alpha: float = 1.0):
         super().__init__()
         self.alpha = float(alpha)
+        # the slope just left of 0 is alpha, which exceeds 1 when alpha > 1
+        self.max_derivative = max(1.0, self.alpha)
 
     def _f(self, x):
         a = np.asarray(self.alpha, x.dtype)
@@ -247,6 +249,8 @@ class Softmax(Activation):
     For classification prefer :class:`dlkit.losses.CrossEntropyLoss` on logits, which fuses
     softmax and log-likelihood and never forms tiny probabilities.
     """
+
+    max_derivative = 0.25  # of the Jacobian's diagonal y (1 - y)
 
     def _f(self, x):
         z = x - x.max(axis=-1, keepdims=True)
