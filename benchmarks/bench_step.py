@@ -26,7 +26,17 @@ MODELS = {
     "mnist1d_mlp": {"sizes": [40, 100, 100, 10], "batch": 100},
     "deep_relu_30x64": {"sizes": [64] + [64] * 30 + [10], "batch": 128},
     "mlp_784_256x3": {"sizes": [784, 256, 256, 256, 10], "batch": 128},
+    # Greydanus (2020): Conv1d(1,25,5,s2,p1) - Conv1d(25,25,3,s2,p1) x2 - Dense(125, 10)
+    "mnist1d_cnn": {"conv": [(1, 25, 5), (25, 25, 3), (25, 25, 3)], "length": 40, "batch": 100},
 }
+
+
+def _conv_lengths(spec) -> list[int]:
+    """Input length of every conv layer and the final one (stride 2, padding 1)."""
+    lengths = [spec["length"]]
+    for _, _, k in spec["conv"]:
+        lengths.append((lengths[-1] + 2 - k) // 2 + 1)
+    return lengths
 
 
 def _median_time(step: Callable[[], None], steps: int, repeats: int) -> float:
@@ -42,18 +52,34 @@ def _median_time(step: Callable[[], None], steps: int, repeats: int) -> float:
     return float(np.median(blocks))
 
 
-def dlkit_step(sizes, batch, rng):
+def _dlkit_model(spec, rng):
     layers = []
+    if "conv" in spec:
+        for c_in, c_out, k in spec["conv"]:
+            layers += [nn.Conv1d(c_in, c_out, k, stride=2, padding=1, rng=rng), nn.ReLU()]
+        flat = spec["conv"][-1][1] * _conv_lengths(spec)[-1]
+        return nn.Sequential(*layers, nn.Flatten(), nn.Dense(flat, 10, rng=rng))
+    sizes = spec["sizes"]
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Dense(a, b, init="kaiming_normal", rng=rng))
         if i < len(sizes) - 2:
             layers.append(nn.ReLU())
-    model = nn.Sequential(*layers)
+    return nn.Sequential(*layers)
+
+
+def _input_shape(spec) -> tuple[int, ...]:
+    if "conv" in spec:
+        return (spec["batch"], 1, spec["length"])
+    return (spec["batch"], spec["sizes"][0])
+
+
+def dlkit_step(spec, rng):
+    model = _dlkit_model(spec, rng)
     model.input_grad = False
     loss = losses.CrossEntropyLoss()
     opt = optim.SGD(model.parameters(), lr=1e-3)
-    x = rng.standard_normal((batch, sizes[0]), dtype=np.float32)
-    y = rng.integers(0, sizes[-1], batch)
+    x = rng.standard_normal(_input_shape(spec), dtype=np.float32)
+    y = rng.integers(0, 10, spec["batch"])
 
     def step():
         out = model.forward(x, train=True)
@@ -65,20 +91,27 @@ def dlkit_step(sizes, batch, rng):
     return step
 
 
-def torch_step(sizes, batch, rng):
+def torch_step(spec, rng):
     import torch
 
     torch.manual_seed(0)
     mods = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        mods.append(torch.nn.Linear(a, b))
-        if i < len(sizes) - 2:
-            mods.append(torch.nn.ReLU())
+    if "conv" in spec:
+        for c_in, c_out, k in spec["conv"]:
+            mods += [torch.nn.Conv1d(c_in, c_out, k, stride=2, padding=1), torch.nn.ReLU()]
+        flat = spec["conv"][-1][1] * _conv_lengths(spec)[-1]
+        mods += [torch.nn.Flatten(), torch.nn.Linear(flat, 10)]
+    else:
+        sizes = spec["sizes"]
+        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+            mods.append(torch.nn.Linear(a, b))
+            if i < len(sizes) - 2:
+                mods.append(torch.nn.ReLU())
     model = torch.nn.Sequential(*mods)
     loss = torch.nn.CrossEntropyLoss()
     opt = torch.optim.SGD(model.parameters(), lr=1e-3)
-    x = torch.from_numpy(rng.standard_normal((batch, sizes[0]), dtype=np.float32))
-    y = torch.from_numpy(rng.integers(0, sizes[-1], batch))
+    x = torch.from_numpy(rng.standard_normal(_input_shape(spec), dtype=np.float32))
+    y = torch.from_numpy(rng.integers(0, 10, spec["batch"]))
 
     def step():
         opt.zero_grad()
@@ -88,10 +121,29 @@ def torch_step(sizes, batch, rng):
     return step
 
 
-def gemm_floor_step(sizes, batch, rng):
-    ws = [rng.standard_normal((a, b), dtype=np.float32) for a, b in zip(sizes[:-1], sizes[1:])]
-    xs = [rng.standard_normal((batch, a), dtype=np.float32) for a in sizes[:-1]]
-    dys = [rng.standard_normal((batch, b), dtype=np.float32) for b in sizes[1:]]
+def _gemm_shapes(spec) -> list[tuple[int, int, int]]:
+    """(rows, inner, cols) of every layer's forward product ``x (rows, inner) @ W (inner, cols)``.
+
+    A convolution is its im2col product: one row per (sample, output position), one inner
+    element per (input channel, kernel tap).
+    """
+    batch = spec["batch"]
+    if "conv" in spec:
+        lengths = _conv_lengths(spec)
+        shapes = [
+            (batch * n_out, c_in * k, c_out)
+            for (c_in, c_out, k), n_out in zip(spec["conv"], lengths[1:])
+        ]
+        return shapes + [(batch, spec["conv"][-1][1] * lengths[-1], 10)]
+    sizes = spec["sizes"]
+    return [(batch, a, b) for a, b in zip(sizes[:-1], sizes[1:])]
+
+
+def gemm_floor_step(spec, rng):
+    shapes = _gemm_shapes(spec)
+    ws = [rng.standard_normal((k, n), dtype=np.float32) for _, k, n in shapes]
+    xs = [rng.standard_normal((m, k), dtype=np.float32) for m, k, _ in shapes]
+    dys = [rng.standard_normal((m, n), dtype=np.float32) for m, _, n in shapes]
 
     def step():
         for x, w in zip(xs, ws):
@@ -152,12 +204,12 @@ def main(argv=None) -> int:
     print("-" * len(header))
     for name in args.models:
         spec = MODELS[name]
-        sizes, batch = spec["sizes"], spec["batch"]
+        batch = spec["batch"]
         rng = np.random.default_rng(0)
-        t_dl = _median_time(dlkit_step(sizes, batch, rng), args.steps, args.repeats)
-        t_floor = _median_time(gemm_floor_step(sizes, batch, rng), args.steps, args.repeats)
+        t_dl = _median_time(dlkit_step(spec, rng), args.steps, args.repeats)
+        t_floor = _median_time(gemm_floor_step(spec, rng), args.steps, args.repeats)
         if torch is not None:
-            t_torch = _median_time(torch_step(sizes, batch, rng), args.steps, args.repeats)
+            t_torch = _median_time(torch_step(spec, rng), args.steps, args.repeats)
             torch_ms, ratio = f"{t_torch * 1e3:9.3f}", f"{t_dl / t_torch:11.2f}"
         else:
             torch_ms, ratio = f"{'-':>9}", f"{'-':>11}"
