@@ -13,7 +13,7 @@ STUDY_FLAGS := $(if $(QUICK),--quick,) $(if $(JOBS),--jobs $(JOBS),)
 help: ## Show this help
 	@echo "dlkit studies — make targets:"
 	@grep -hE '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | sed -e 's/:.*## /\t/' | awk -F'\t' '{printf "  %-18s %s\n", $$1, $$2}'
-	@echo "  Studies: $$(ls studies/*.py 2>/dev/null | xargs -n1 basename | sed -e 's/\.py$$//' | grep -vE '^(__init__|__main__|_.*|study|runner|tracking|claims|cli|cache|progress|registry|executors)$$' | tr '\n' ' ')"
+	@echo "  Studies: $$(grep -l '^STUDY = ' studies/*.py 2>/dev/null | xargs -n1 basename | sed -e 's/\.py$$//' | tr '\n' ' ')"
 	@echo "  Options: QUICK=1 (smoke run: fewer epochs and seeds), JOBS=N (worker processes)"
 
 $(STAMP): pyproject.toml

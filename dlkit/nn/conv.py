@@ -50,9 +50,14 @@ def int_tuple(name: str, value: int | Sequence[int], ndim: int, minimum: int) ->
     """``value`` (an int or a length-``ndim`` sequence of ints >= ``minimum``) as a tuple."""
     if isinstance(value, (int, np.integer)):
         value = (value,) * ndim
-    value = tuple(value)
-    ok = len(value) == ndim and all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= minimum for v in value
+    ok = isinstance(value, Sequence) and not isinstance(value, str)
+    ok = (
+        ok
+        and len(value) == ndim
+        and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= minimum
+            for v in value
+        )
     )
     if not ok:
         raise ValueError(
@@ -177,7 +182,27 @@ class _ConvNd(Layer):
         w = _init.get(init)(shape, rng)
         self.weight = Parameter(np.asarray(w, dtype=DTYPE), "weight")
         self.bias = Parameter(np.zeros(self.out_channels, DTYPE), "bias") if bias else None
+        self._padded = any(a or b for a, b in self._pads)
+        self._taps = math.prod(self.kernel_size)
+        # (N, C, *spatial) <-> (C, *spatial, N)
+        self._to_batch_last = (*range(1, self._ndim + 2), 0)
+        self._to_batch_first = (self._ndim + 1, *range(self._ndim + 1))
         self._cache = None
+        self._plan_cache = None
+
+    def _plan(self, x_shape: tuple) -> tuple:
+        """Output size, padded size, interior and per-tap slices for inputs of ``x_shape``.
+
+        Computed once per input shape: a training loop sees one or two shapes (the batch and
+        the last partial batch), and the Python bookkeeping costs as much as a small GEMM.
+        """
+        if self._plan_cache is None or self._plan_cache[0] != x_shape:
+            out = output_size(self, x_shape, self.kernel_size, self.stride, self._pads)
+            padded = padded_shape(x_shape[2:], self._pads)
+            inner = (slice(None), *interior(x_shape[2:], self._pads))
+            taps = [(slice(None), *sl) for sl in tap_slices(self.kernel_size, self.stride, out)]
+            self._plan_cache = (x_shape, (out, padded, inner, taps))
+        return self._plan_cache[1]
 
     def forward(self, x: np.ndarray, *, train: bool) -> np.ndarray:
         """Cross-correlate ``x`` with the kernels and add the bias.
@@ -191,15 +216,16 @@ class _ConvNd(Layer):
         y : ndarray, shape (N, out_channels, *out_spatial)
             A transposed view of a ``(out_channels, *out_spatial, N)`` buffer (module notes).
         """
-        d = self._ndim
-        check_spatial_input(self, x, d, self.in_channels)
-        out = output_size(self, x.shape, self.kernel_size, self.stride, self._pads)
+        check_spatial_input(self, x, self._ndim, self.in_channels)
+        out, padded, inner, _ = self._plan(x.shape)
         w = self.weight.data
         n, c = x.shape[:2]
-        if any(a or b for a, b in self._pads):
-            # pad straight into the (C, *spatial, N) layout im2col reads contiguously
-            src = np.zeros((c, *padded_shape(x.shape[2:], self._pads), n), dtype=w.dtype)
-            src[(slice(None), *interior(x.shape[2:], self._pads))] = np.moveaxis(x, 0, -1)
+        batch_last = x.strides[0] == x.itemsize and x.dtype == w.dtype
+        if self._padded or not batch_last:
+            # copy (and pad) into the (C, *spatial, N) layout first: im2col then copies
+            # contiguous runs of N, which is faster than gathering them K times from x
+            src = (np.zeros if self._padded else np.empty)((c, *padded, n), dtype=w.dtype)
+            src[inner] = x.transpose(self._to_batch_last)
             s_c, *s_sp, s_n = src.strides
         else:
             src = x
@@ -210,14 +236,12 @@ class _ConvNd(Layer):
             strides=(s_c, *s_sp, *(s * st for s, st in zip(s_sp, self.stride, strict=True)), s_n),
             writeable=False,
         )
-        cols = np.ascontiguousarray(windows, dtype=w.dtype).reshape(
-            c * math.prod(self.kernel_size), -1
-        )
+        cols = np.ascontiguousarray(windows, dtype=w.dtype).reshape(c * self._taps, -1)
         y = w.reshape(self.out_channels, -1) @ cols
         if self.bias is not None:
             y += self.bias.data[:, None]
-        self._cache = (x.shape, out, cols)
-        return np.moveaxis(y.reshape(self.out_channels, *out, n), -1, 0)
+        self._cache = (x.shape, cols)
+        return y.reshape(self.out_channels, *out, n).transpose(self._to_batch_first)
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
         """Accumulate ``dW``, ``db``; return ``dx`` (None when ``input_grad`` is False).
@@ -232,28 +256,27 @@ class _ConvNd(Layer):
         """
         if self._cache is None:
             raise RuntimeError(f"{self!r}: backward called before forward")
-        x_shape, out, cols = self._cache
+        x_shape, cols = self._cache
+        out, padded, inner, taps = self._plan(x_shape)
         n, c = x_shape[:2]
         expected = (n, self.out_channels, *out)
         if dy.shape != expected:
             raise ValueError(f"{self!r}: dy must have shape {expected}, got {tuple(dy.shape)}")
         w = self.weight
         # (O, *out, N): a free reshape when dy comes in the layout forward produced
-        dy2 = np.moveaxis(dy, 0, -1).reshape(self.out_channels, -1)
+        dy2 = dy.transpose(self._to_batch_last).reshape(self.out_channels, -1)
         w.grad += (dy2 @ cols.T).reshape(w.grad.shape)
         if self.bias is not None:
             self.bias.grad += dy2.sum(axis=1)
         if not self.input_grad:
             return None
-        dcols = (w.data.reshape(self.out_channels, -1).T @ dy2).reshape(
-            c, math.prod(self.kernel_size), *out, n
-        )
-        dxp = np.zeros((c, *padded_shape(x_shape[2:], self._pads), n), dtype=dcols.dtype)
+        dcols = (w.data.reshape(self.out_channels, -1).T @ dy2).reshape(c, self._taps, *out, n)
+        dxp = np.zeros((c, *padded, n), dtype=dcols.dtype)
         # col2im: each tap adds its block back onto the positions it read; taps overlap
         # when stride < kernel, hence += one tap at a time
-        for t, sl in enumerate(tap_slices(self.kernel_size, self.stride, out)):
-            dxp[(slice(None), *sl)] += dcols[:, t]
-        return np.moveaxis(dxp[(slice(None), *interior(x_shape[2:], self._pads))], -1, 0)
+        for t, sl in enumerate(taps):
+            dxp[sl] += dcols[:, t]
+        return dxp[inner].transpose(self._to_batch_first)
 
     def parameters(self) -> list[Parameter]:
         return [self.weight] if self.bias is None else [self.weight, self.bias]

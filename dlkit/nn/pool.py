@@ -78,7 +78,8 @@ class _PoolNd(Layer):
         self._cache = None
 
     def _windows(self, x: np.ndarray, fill: float):
-        """Validate ``x``; return the padded input, output size and per-tap slices."""
+        """Validate ``x``; return it (as floats), its padded copy, the output size and the
+        per-tap slices of the padded input."""
         check_spatial_input(self, x, self._ndim)
         out = output_size(self, x.shape, self.kernel_size, self.stride, self._pads)
         if x.dtype.kind != "f":
@@ -139,15 +140,24 @@ class _MaxPoolNd(_PoolNd):
         # index of the winning tap per output; uint8 suffices for windows up to 255 taps
         arg = np.zeros_like(y, dtype=np.uint8 if len(taps) < 256 else np.intp)
         better = np.empty_like(y, dtype=bool)
-        nan = np.empty_like(y, dtype=bool)
+        step = np.empty_like(arg)
         for t, sl in enumerate(taps[1:], start=1):
             v = xp[sl]
-            # strictly greater keeps the first maximum; a NaN always takes over (PyTorch)
+            # strictly greater keeps the first maximum in scan order, as PyTorch does
             np.greater(v, y, out=better)
-            np.isnan(v, out=nan)
-            better |= nan
-            np.copyto(y, v, where=better)
-            np.copyto(arg, t, where=better)
+            np.maximum(y, v, out=y)
+            # arg = where(better, t, arg) as arithmetic: masked writes are several times
+            # slower than three passes over small integers (unsigned wrap-around cancels)
+            np.subtract(t, arg, out=step)
+            np.multiply(step, better, out=step)
+            arg += step
+        if np.isnan(y).any():
+            # PyTorch lets every NaN take over the running maximum, so the last NaN wins
+            for t, sl in enumerate(taps):
+                np.isnan(xp[sl], out=better)
+                np.subtract(t, arg, out=step)
+                np.multiply(step, better, out=step)
+                arg += step
         self._cache = (x, y.shape, arg, taps)
         return y
 
@@ -164,9 +174,15 @@ class _MaxPoolNd(_PoolNd):
         """
         self._check_dy(dy)
         x, _, arg, taps = self._cache
-        return self._input_grad(
-            x, dy, ((sl, np.where(arg == t, dy, 0)) for t, sl in enumerate(taps))
-        )
+        # dy * mask is faster than where(mask, dy, 0) but turns inf * 0 into NaN
+        finite = np.isfinite(dy).all()
+        mask = np.empty_like(arg, dtype=bool)
+
+        def routed(t):
+            np.equal(arg, t, out=mask)
+            return dy * mask if finite else np.where(mask, dy, 0)
+
+        return self._input_grad(x, dy, ((sl, routed(t)) for t, sl in enumerate(taps)))
 
 
 class _AvgPoolNd(_PoolNd):
