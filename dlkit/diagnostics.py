@@ -1,9 +1,10 @@
 """Per-layer activation and gradient statistics from one forward/backward pass.
 
 Layer indices are 1-based and counted separately: ``act_*/layer_K`` is the K-th activation
-layer of the network, ``grad_norm/layer_K`` the K-th layer with parameters (for an MLP
-``Dense, act, Dense, act, ..., Dense`` these line up: hidden layer K is Dense K followed by
-activation K).
+layer of the network, ``grad_norm/layer_K`` the K-th layer with a ``weight`` (Dense, Conv;
+PReLU slopes and normalization parameters are not counted) — for an MLP
+``Dense, act, Dense, act, ..., Dense`` the two line up: hidden layer K is Dense K followed
+by activation K.
 
 Definitions
 -----------
@@ -61,7 +62,7 @@ class Diagnostics:
         return [
             {
                 "layer": s.index,
-                "name": s.layer,
+                "name": f"layer {s.index}: {s.layer}",
                 "counts": s.hist_counts.tolist(),
                 "edges": s.hist_edges.tolist(),
             }
@@ -136,10 +137,11 @@ def analyze(
         model.backward(loss.backward())
     grads: list[LayerStats] = []
     for layer in model.layers:
-        params = layer.parameters()
-        if not params:
+        # Only layers with a weight count (Dense, Conv): a PReLU slope or a norm layer's gamma
+        # would shift the numbering away from "hidden layer K".
+        weight = next((p for p in layer.parameters() if p.name == "weight"), None)
+        if weight is None:
             continue
-        weight = next((p for p in params if p.name == "weight"), params[0])
         values = {"grad_norm": float(np.linalg.norm(weight.grad))}
         grads.append(LayerStats(len(grads) + 1, "parameters", repr(layer), values))
     return Diagnostics(acts, grads, float(value))

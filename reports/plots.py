@@ -220,6 +220,8 @@ def learning_curves(
     metric: str,
     hue: str = "arm",
     log_y: bool = False,
+    log_x: bool = False,
+    x_label: str = "epoch",
     title: str = "",
     palette: dict | None = None,
 ) -> Figure:
@@ -235,6 +237,11 @@ def learning_curves(
         Column (or factor / config key) that separates the lines.
     log_y : bool
         Log-scale y axis (non-positive values are dropped).
+    log_x : bool
+        Log-scale x axis, for curves whose step is a size (e.g. training-set size m) rather
+        than an epoch; non-positive steps are dropped.
+    x_label : str
+        What the step means, ``"epoch"`` unless the study logs something else as its step.
     title : str
     palette : dict, optional
         Colour per arm, so every plot of a report shows an arm in the same colour.
@@ -245,12 +252,18 @@ def learning_curves(
         data = data[data[column] > 0]
         if data.empty:
             raise PlotDataError(f"metric {column!r} has no positive value for a log axis")
+    if log_x:
+        data = data[data["epoch"] > 0]
+        if data.empty:
+            raise PlotDataError(f"metric {column!r} has no positive step for a log x axis")
     hue_col, order, colors = _hue_setup(data, hue, palette)
     fig, ax = _new_figure()
     _mean_and_band(ax, data, x="epoch", y=column, hue=hue_col, order=order, colors=colors)
     if log_y:
         ax.set_yscale("log")
-    ax.set(xlabel="epoch", ylabel=column, title=title)
+    if log_x:
+        ax.set_xscale("log")
+    ax.set(xlabel=x_label, ylabel=column, title=title)
     ax.grid(alpha=0.3)
     _place_legend(ax, _label(hue_col) if hue_col else None)
     return fig

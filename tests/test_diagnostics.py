@@ -181,3 +181,23 @@ def test_callback_adds_diagnostics_to_epoch_records(rng):
     # the last epoch's diagnostics describe the trained model
     after = diagnostics.analyze(model, loss, X, y).as_metrics()
     assert history[-1]["grad_norm/layer_1"] == pytest.approx(after["grad_norm/layer_1"], rel=1e-6)
+
+
+def test_grad_norm_numbering_skips_layers_without_weights(rng):
+    """A PReLU slope or a BatchNorm gamma does not shift grad_norm/layer_K off Dense K."""
+    model = nn.Sequential(
+        nn.Dense(4, 5, rng=rng), nn.PReLU(), nn.BatchNorm1d(5), nn.Dense(5, 3, rng=rng)
+    )
+    x = rng.standard_normal((8, 4)).astype(np.float32)
+    y = rng.integers(0, 3, 8)
+    diag = diagnostics.analyze(model, losses.CrossEntropyLoss(), x, y)
+    metrics = diag.as_metrics()
+    assert sorted(k for k in metrics if k.startswith("grad_norm/")) == [
+        "grad_norm/layer_1",
+        "grad_norm/layer_2",
+    ]
+    assert metrics["grad_norm/layer_2"] == pytest.approx(
+        float(np.linalg.norm(model.layers[3].weight.grad))
+    )
+    names = [h["name"] for h in diag.histograms()]
+    assert len(set(names)) == len(names)

@@ -294,3 +294,14 @@ def test_caption_counts_trials_that_never_reached_a_target(toy_runs):
     n_inf = int(np.isinf(toy_runs.trials["epochs_to_target"]).sum())
     assert n_inf > 0
     assert f"{n_inf} trial(s) with an infinite value (never reached) are not shown." in out.caption
+
+
+def test_learning_curves_log_x_for_size_steps(toy_runs):
+    history = toy_runs.history.copy()
+    history.loc[history["epoch"] == history["epoch"].min(), "epoch"] = 0
+    ax = plots.learning_curves(
+        history, metric="val_acc", log_x=True, x_label="training-set size m"
+    ).axes[0]
+    assert ax.get_xscale() == "log" and ax.get_xlabel() == "training-set size m"
+    # step 0 cannot sit on a log axis: it is dropped, the rest are drawn
+    assert all(min(line.get_xdata()) > 0 for line in _drawn_lines(ax))
