@@ -606,7 +606,8 @@ STUDY = Study(
                 f"Test error vs training-set size m: {d}",
                 metric="test_err",
                 stage=d,
-                log_y=False,
+                log_x=True,
+                x_label="training-set size m",
             )
             for d in DATASETS
         ],
