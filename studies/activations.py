@@ -171,34 +171,27 @@ def build_mlp(n_in: int, n_out: int, model: dict, rng: np.random.Generator) -> n
 def layer_metrics(
     model: nn.Sequential, diag: diagnostics.Diagnostics, *, per_layer: bool = True
 ) -> dict[str, float]:
-    """Metrics of one diagnostic pass, with gradient norms of Dense weights only.
+    """Metrics of one diagnostic pass.
 
     Always: ``dead_frac`` and ``saturated_frac`` (means over the hidden layers) and
     ``grad_ratio_log10`` = log10(grad norm of the first Dense weight / of the output
-    layer's). With ``per_layer``: ``act_std/layer_K``, ``saturated/layer_K`` and
-    ``dead/layer_K`` of hidden layer K (from :meth:`Diagnostics.as_metrics`) and
-    ``grad_norm/layer_K``, the norm of the K-th Dense weight's gradient (K = depth + 1 is the
-    output layer); ``Diagnostics`` itself counts every layer with parameters, so in a PReLU
-    net its K would also count the PReLU slopes.
+    layer's). With ``per_layer``: ``act_std/layer_K``, ``saturated/layer_K``, ``dead/layer_K``
+    of hidden layer K and ``grad_norm/layer_K`` of the K-th Dense weight (K = depth + 1 is the
+    output layer), all from :meth:`Diagnostics.as_metrics`, which numbers gradients by the
+    layers that have a weight, so PReLU slopes do not shift K.
     """
-    with_params = [layer for layer in model.layers if layer.parameters()]
-    dense = [
-        stats.values["grad_norm"]
-        for layer, stats in zip(with_params, diag.gradients, strict=True)
-        if isinstance(layer, nn.Dense)
-    ]
+    norms = [s.values["grad_norm"] for s in diag.gradients]
     metrics = {
         "dead_frac": float(np.mean([s.values["dead"] for s in diag.activations])),
         "saturated_frac": float(np.mean([s.values["saturated"] for s in diag.activations])),
-        "grad_ratio_log10": log10_ratio(dense[0], dense[-1]),
+        "grad_ratio_log10": log10_ratio(norms[0], norms[-1]),
     }
     if per_layer:
         metrics.update(
             (key, value)
             for key, value in diag.as_metrics().items()
-            if key.split("/")[0] in ("act_std", "saturated", "dead")
+            if key.split("/")[0] in ("act_std", "saturated", "dead", "grad_norm")
         )
-        metrics.update((f"grad_norm/layer_{k}", norm) for k, norm in enumerate(dense, start=1))
     return metrics
 
 
