@@ -1,0 +1,200 @@
+"""Command line: ``python -m studies list | run NAME|all [options] | report NAME``.
+
+``run`` executes a study (reusing every trial already in the MLflow store), prints the claims'
+verdicts and the tracking overhead, then builds the study's HTML report and prints its path.
+Exit status: 0 on success, 1 on an error (unknown study, failed report), 2 on bad usage,
+130 when interrupted (rerun the same command to resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from studies import registry
+from studies.executors import EXECUTORS
+
+log = logging.getLogger("studies")
+
+VERDICT_MARK = {
+    "supported": "supported",
+    "not supported": "NOT supported",
+    "inconclusive": "inconclusive",
+}
+
+
+class _Formatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        if record.levelno >= logging.WARNING:
+            return f"{record.levelname.lower()}: {text}"
+        return text
+
+
+def setup_logging(verbose: bool = False) -> None:
+    """Plain ``studies`` progress lines on stderr; other libraries only from WARNING up."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter("%(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    logging.getLogger("studies").setLevel(logging.DEBUG if verbose else logging.INFO)
+    logging.captureWarnings(True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m studies",
+        description="Run dlkit studies, track them in MLflow, and build their reports.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list the registered studies")
+    run = sub.add_parser("run", help="run a study (or 'all') and build its report")
+    run.add_argument("name", help="study name, or 'all'")
+    run.add_argument(
+        "--quick", action="store_true", help="smoke run: fewer epochs and seeds, same code path"
+    )
+    run.add_argument(
+        "--seeds",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="seeds per arm (stages that tune with one seed keep one)",
+    )
+    run.add_argument(
+        "--jobs",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="worker processes (default: all cores; 1 = in-process)",
+    )
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="rerun trials even when a finished run with the same config exists",
+    )
+    run.add_argument(
+        "--executor", choices=EXECUTORS, default="local", help="where trials run (default: local)"
+    )
+    run.add_argument("--no-report", action="store_true", help="skip building the HTML report")
+    report = sub.add_parser("report", help="rebuild a study's HTML report from MLflow alone")
+    report.add_argument("name", help="study name")
+    return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+    try:
+        if args.command == "list":
+            return cmd_list()
+        if args.command == "report":
+            registry.load_study(args.name)
+            return 0 if make_report(args.name) is not None else 1
+        return cmd_run(args)
+    except KeyboardInterrupt:
+        print(
+            "\ninterrupted: finished trials are saved; run the same command again to resume",
+            file=sys.stderr,
+        )
+        return 130
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+def cmd_list() -> int:
+    for name, study in registry.discover().items():
+        print(f"{name:16s} {study.question}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from studies.runner import default_command, run_study
+    from studies.tracking import StudyBusyError
+
+    names = list(registry.discover()) if args.name == "all" else [args.name]
+    studies = [registry.load_study(name) for name in names]
+    status = 0
+    for study in studies:
+        command = default_command(
+            study.name, quick=args.quick, n_seeds=args.seeds, jobs=args.jobs, force=args.force
+        )
+        try:
+            outcome = run_study(
+                study,
+                quick=args.quick,
+                n_seeds=args.seeds,
+                jobs=args.jobs,
+                force=args.force,
+                executor=args.executor,
+                command=command,
+            )
+        except StudyBusyError as err:
+            print(f"error: {err}", file=sys.stderr)
+            status = 1
+            continue
+        print_outcome(outcome)
+        if not args.no_report and make_report(study.name, outcome.tracking_uri) is None:
+            status = 1
+    return status
+
+
+def print_outcome(outcome) -> None:
+    """The user-facing summary of a run: counts, timing and the claims' verdicts."""
+    t = outcome.timing
+    print(
+        f"\n{outcome.study}: {t['n_trials']} trials ({t['n_run']} run, {t['n_reused']} reused "
+        f"from the store, {t['n_diverged']} diverged, {t['n_failed']} failed)"
+    )
+    print(
+        f"  wall {t['wall_seconds']:.1f} s; tracking {t['tracking_seconds']:.2f} s "
+        f"({100 * t['tracking_fraction']:.1f}% of wall, {t['tracking_calls']} MLflow calls) "
+        f"+ opening the store {t['store_open_seconds']:.2f} s; "
+        f"trial compute {t['compute_seconds']:.1f} s on {t['jobs']} worker(s)"
+    )
+    if outcome.claims:
+        print("  claims:")
+        for claim, result in outcome.claims:
+            print(f"    [{VERDICT_MARK[result.verdict]}] {claim.text}")
+            print(f"        {result.detail}")
+    print(f"  MLflow: {outcome.tracking_uri} (experiment {outcome.study!r})")
+
+
+def make_report(name: str, tracking_uri: str | None = None) -> Path | None:
+    """Build ``reports/out/NAME.html`` with the reports package and print its path."""
+    try:
+        from reports import build_report
+    except ImportError as err:
+        print(
+            f"error: cannot build the report: the reports package is unavailable ({err})",
+            file=sys.stderr,
+        )
+        return None
+    try:
+        path = build_report(name, tracking_uri=tracking_uri)
+    except Exception as err:
+        log.debug("report failed", exc_info=True)
+        print(
+            f"error: building the report for {name!r} failed: {type(err).__name__}: {err}",
+            file=sys.stderr,
+        )
+        return None
+    print(f"report: {path}")
+    return Path(path)

@@ -1,0 +1,136 @@
+"""``python -m studies``: listing, running, reporting, and clear errors."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from toy_studies import make_toy
+
+from studies import cli, registry
+from studies.progress import Progress
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def toy_registry(monkeypatch: pytest.MonkeyPatch, calls_file: Path) -> dict:
+    """Make the CLI see one toy study instead of the package's real ones."""
+    studies = {"toy": make_toy(calls_file=calls_file, seeds=2)}
+
+    def load_study(name: str):
+        if name not in studies:
+            raise ValueError(f"unknown study {name!r}; valid choices: {', '.join(studies)}")
+        return studies[name]
+
+    monkeypatch.setattr(registry, "discover", lambda: dict(studies))
+    monkeypatch.setattr(registry, "load_study", load_study)
+    return studies
+
+
+@pytest.fixture
+def fake_report(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list:
+    """Stand in for ``reports.build_report``; records its calls."""
+    import reports
+
+    calls = []
+
+    def build_report(name, *, tracking_uri=None, out_dir=Path("reports/out")):
+        calls.append((name, tracking_uri))
+        path = tmp_path / f"{name}.html"
+        path.write_text("<html></html>")
+        return path
+
+    monkeypatch.setattr(reports, "build_report", build_report, raising=False)
+    return calls
+
+
+def test_list_shows_every_study(toy_registry, capsys):
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("toy") and "larger step" in out
+
+
+def test_unknown_study_names_the_valid_ones(capsys):
+    assert cli.main(["run", "no_such_study"]) == 1
+    err = capsys.readouterr().err
+    assert "unknown study 'no_such_study'" in err and "optimizers" in err
+
+
+def test_registry_discovers_the_optimizers_study():
+    names = registry.candidate_names()
+    assert "optimizers" in names
+    assert not {"runner", "tracking", "claims", "study", "_testfns"} & set(names)
+    assert registry.load_study("optimizers").name == "optimizers"
+
+
+def test_bad_arguments_are_usage_errors(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["run", "toy", "--seeds", "0"])
+    assert exc.value.code == 2
+    assert "expected a positive integer" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["run", "toy", "--executor", "dask"])
+
+
+def test_run_prints_claims_timing_and_report_path(toy_registry, fake_report, store, capsys):
+    assert cli.main(["run", "toy", "--jobs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "toy: 4 trials (4 run, 0 reused" in out
+    assert "% of wall" in out and "The fast arm reaches the target" in out
+    assert "report: " in out and out.strip().endswith("toy.html")
+    assert fake_report == [("toy", store)]
+
+    assert cli.main(["run", "toy", "--jobs", "1", "--no-report"]) == 0
+    assert "(0 run, 4 reused from the store" in capsys.readouterr().out
+    assert len(fake_report) == 1
+
+
+def test_report_command_and_a_failing_report(toy_registry, fake_report, monkeypatch, capsys):
+    assert cli.main(["report", "toy"]) == 0
+    assert fake_report == [("toy", None)]
+    import reports
+
+    def broken(name, **kwargs):
+        raise RuntimeError("no runs")
+
+    monkeypatch.setattr(reports, "build_report", broken)
+    assert cli.main(["report", "toy"]) == 1
+    assert "building the report for 'toy' failed: RuntimeError: no runs" in capsys.readouterr().err
+
+
+def test_module_entry_point_lists_studies():
+    out = subprocess.run(
+        [sys.executable, "-m", "studies", "list"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert "optimizers" in out.stdout
+    assert "INFO" not in out.stderr and "alembic" not in out.stderr
+
+
+def test_progress_bar_counts_reused_diverged_and_eta():
+    stream = io.StringIO()
+    progress = Progress("toy/main", total=4, reused=1, stream=stream, bar=True)
+    progress.update("a/seed=1", "ok", 0.1)
+    progress.update("a/seed=2", "diverged", 0.1)
+    line = stream.getvalue().split("\r")[-1]
+    assert "3/4" in line and "reused 1" in line and "diverged 1" in line
+    assert "ETA 0:0" in line
+    progress.close()
+    assert stream.getvalue().endswith("\n")
+
+
+def test_progress_without_a_terminal_logs_lines(caplog):
+    stream = io.StringIO()
+    with caplog.at_level("INFO", logger="studies"):
+        progress = Progress("toy/main", total=2, stream=stream)
+        progress.update("a/seed=0", "failed", 0.5)
+    assert stream.getvalue() == ""
+    assert "[1/2] a/seed=0: failed in 0.5 s" in caplog.text
