@@ -5,7 +5,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 QUICK ?=
 JOBS ?=
-STUDY_FLAGS := $(if $(QUICK),--quick,) $(if $(JOBS),--jobs $(JOBS),)
+SEEDS ?=
+FORCE ?=
+STUDY_FLAGS := $(if $(QUICK),--quick,) $(if $(JOBS),--jobs $(JOBS),) \
+	$(if $(SEEDS),--seeds $(SEEDS),) $(if $(FORCE),--force,)
 
 .DEFAULT_GOAL := help
 .PHONY: help install test lint format bench studies mlflow-ui clean
@@ -14,7 +17,8 @@ help: ## Show this help
 	@echo "dlkit studies — make targets:"
 	@grep -hE '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | sed -e 's/:.*## /\t/' | awk -F'\t' '{printf "  %-18s %s\n", $$1, $$2}'
 	@echo "  Studies: $$(grep -l '^STUDY = ' studies/*.py 2>/dev/null | xargs -n1 basename | sed -e 's/\.py$$//' | tr '\n' ' ')"
-	@echo "  Options: QUICK=1 (smoke run: fewer epochs and seeds), JOBS=N (worker processes)"
+	@echo "  Options: QUICK=1 (smoke run: fewer epochs and seeds), JOBS=N (worker processes),"
+	@echo "           SEEDS=N (seeds per arm), FORCE=1 (rerun trials already in the store)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
