@@ -18,7 +18,6 @@ import logging
 import os
 import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +34,7 @@ from mlflow.artifacts import download_artifacts  # noqa: E402
 from mlflow.entities import ViewType  # noqa: E402
 from mlflow.exceptions import MlflowException  # noqa: E402
 
+from studies.mlflow_bulk import metric_histories  # noqa: E402
 from studies.tracking import default_tracking_uri, restore_inf  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -65,13 +65,6 @@ _SEARCH_PAGE = 1000
 PARENT_TAG = "mlflow.parentRunId"
 # The engine's tag listing a trial run's summary keys (comma separated).
 SUMMARY_KEYS_TAG = "summary_keys"
-# Over HTTP each history request is a round trip, so a few run concurrently; a local SQLite
-# store answers faster serially (measured: threads only add contention there).
-_HTTP_WORKERS = 8
-# Runs per bulk history query (keeps the SQL ``IN (...)`` list well inside SQLite's limits)
-# and a row cap far above any study's epochs x runs.
-_BULK_RUNS = 500
-_BULK_MAX_ROWS = 10_000_000
 
 
 @dataclass
@@ -484,38 +477,13 @@ def _history_frame(
     """Fetch every per-epoch metric of every trial.
 
     MLflow 3's public client only reads one (run, key) history per call; 100 trials with 10
-    keys make 1000 calls (3.5 s on a busy 2-core machine). A SQL store also answers one key
-    for many runs in a single query (``get_metric_history_bulk``, the method MLflow's own
-    server uses for its bulk endpoint), which takes 1.6 s there; use it when the store has it.
+    keys make 1000 calls (3.5 s on a busy 2-core machine).
+    :func:`studies.mlflow_bulk.metric_histories` asks a SQL store for one key of many runs per
+    query instead (1.6 s there).
     """
     wanted = set(history_keys)
-    records: list[tuple] = []
-    store = getattr(getattr(client, "_tracking_client", None), "store", None)
-    bulk = getattr(store, "get_metric_history_bulk", None)
-    if callable(bulk) and trial_runs:
-        for key in history_keys:
-            run_ids = [run.info.run_id for run in trial_runs if key in run.data.metrics]
-            for start in range(0, len(run_ids), _BULK_RUNS):
-                for m in bulk(run_ids[start : start + _BULK_RUNS], key, _BULK_MAX_ROWS):
-                    records.append((m.run_id, m.step, key, m.value, m.timestamp))
-    else:
-        jobs = [(run.info.run_id, key) for run in trial_runs for key in run.data.metrics]
-        jobs = [job for job in jobs if job[1] in wanted]
-
-        def fetch(job):
-            run_id, key = job
-            return run_id, key, client.get_metric_history(run_id, key)
-
-        if uri.startswith(("http://", "https://")):
-            with ThreadPoolExecutor(_HTTP_WORKERS) as pool:
-                results = list(pool.map(fetch, jobs))
-        else:
-            results = [fetch(job) for job in jobs]
-        records = [
-            (run_id, m.step, key, m.value, m.timestamp)
-            for run_id, key, metrics in results
-            for m in metrics
-        ]
+    run_keys = {run.info.run_id: [k for k in run.data.metrics if k in wanted] for run in trial_runs}
+    records = metric_histories(client, run_keys, concurrent=uri.startswith(("http://", "https://")))
     id_columns = ["run_id", "stage", "arm", "seed", "status", "epoch"]
     if not records:
         return pd.DataFrame(columns=id_columns + history_keys)

@@ -20,9 +20,9 @@ report the test accuracy (the number a paper would print) and measure the chosen
 5000 fresh samples. The gap reported minus fresh is the optimism of the protocol.
 
 Part 3, folds as runs: 5-fold CV of the same logistic regression over an L2 grid on
-breast_cancer, where each fold is a child run (seed = fold index) and each arm's parent run
-carries the mean over folds; the best L2 strength is then refitted on the whole training set
-and scored once on the test set.
+breast_cancer, where each fold is a child run (``<arm>/fold=<k>``, seed = fold index) and
+each arm's parent run carries the mean over folds; the best L2 strength is then refitted on the
+whole training set and scored once on the test set.
 """
 
 from __future__ import annotations
@@ -555,6 +555,7 @@ STUDY = Study(
             base_config=FOLD_CONFIG,
             trial=fold_trial,
             quick={},
+            seed_label="fold",
         ),
         Stage(
             "refit",

@@ -14,7 +14,18 @@ from dlkit._checks import check_choice
 from studies.study import Study
 
 ENGINE_MODULES = frozenset(
-    {"cache", "claims", "cli", "executors", "progress", "registry", "runner", "study", "tracking"}
+    {
+        "cache",
+        "claims",
+        "cli",
+        "executors",
+        "mlflow_bulk",
+        "progress",
+        "registry",
+        "runner",
+        "study",
+        "tracking",
+    }
 )
 
 

@@ -29,6 +29,7 @@ parent's aggregates describe exactly the trials nested under it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import shlex
@@ -38,13 +39,16 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib import metadata
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from studies.cache import code_version
 from studies.claims import t_interval
 from studies.executors import LocalExecutor, Outcome, Task, make_executor
+from studies.mlflow_bulk import metric_histories
 from studies.progress import Progress
 from studies.study import (
     Arm,
@@ -71,6 +75,19 @@ __all__ = ["StudyOutcome", "TrialRecord", "run_study"]
 # can be split back into summary figures and per-epoch history.
 SUMMARY_KEYS_TAG = "summary_keys"
 TRACKING_BUDGET = 0.05
+# Distributions whose versions ``study.json`` records (the report's environment section).
+PACKAGES = (
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "pandas",
+    "mlflow",
+    "seaborn",
+    "matplotlib",
+    "jinja2",
+    "joblib",
+    "dlkit-studies",
+)
 
 
 @dataclass
@@ -214,6 +231,22 @@ def run_study(
     )
 
 
+def package_versions() -> dict[str, str]:
+    """``{distribution: version}`` for :data:`PACKAGES` that are installed."""
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _in_process(runner: Any) -> bool:
+    """True when ``runner`` executes trials in this process (the local executor, one job)."""
+    return getattr(runner, "name", "") == "local" and getattr(runner, "jobs", 0) == 1
+
+
 def parent_hash(study: str, specs: Sequence[TrialSpec], code: Mapping[str, Any]) -> str:
     """Identity of a parent run: the configs (without seeds) of the trials under it + code."""
     configs = sorted(
@@ -330,9 +363,10 @@ class _Invocation:
 
         records: dict[str, list[TrialRecord]] = defaultdict(list)
         reused = [s for s in specs if s.config_hash in self.finished]
+        loaded = self._load_results([self.finished[s.config_hash] for s in reused])
         for spec in reused:
             run = self.finished[spec.config_hash]
-            record = TrialRecord(spec, self._load_result(run), run.info.run_id, reused=True)
+            record = TrialRecord(spec, loaded[run.info.run_id], run.info.run_id, reused=True)
             records[group_of(spec)].append(record)
 
         parent_ids = {
@@ -356,6 +390,12 @@ class _Invocation:
         left = {name: sum(group_of(s) == name for s in pending) for name in groups}
         tasks = [Task(i, trial_fn, spec.config) for i, spec in enumerate(pending)]
         outcomes = runner.run(tasks)
+        blas = contextlib.ExitStack()
+        if _in_process(runner):
+            # Trials run in this process as the loop below pulls them: one BLAS thread, as in
+            # a pool worker. Measured on 2 cores: multi-threaded OpenBLAS on small matrices
+            # under load made a trial 10-100x slower.
+            blas.enter_context(threadpool_limits(limits=1))
         try:
             for outcome in outcomes:
                 spec = pending[outcome.index]
@@ -372,6 +412,7 @@ class _Invocation:
             close = getattr(outcomes, "close", None)
             if close is not None:
                 close()
+            blas.close()
             progress.close()
         order = {spec.key: i for i, spec in enumerate(specs)}
         done = [r for recs in records.values() for r in recs]
@@ -463,6 +504,8 @@ class _Invocation:
             PARENT_TAG: parent_id,
             SUMMARY_KEYS_TAG: ",".join(result.summary),
         }
+        if spec.seed_label != "seed":
+            tags[spec.seed_label] = spec.seed
         tags.update({f"factor.{k}": v for k, v in spec.factors.items()})
         if result.status == "diverged":
             tags["diverged_epoch"] = result.diverged_epoch
@@ -489,25 +532,45 @@ class _Invocation:
         tracker.terminate(run_id, status, end_time=end)
         return TrialRecord(spec, result, run_id, reused=False, seconds=outcome.seconds)
 
-    def _load_result(self, run) -> TrialResult:
-        """Rebuild a finished trial's TrialResult from its run (artifacts stay in the store)."""
-        tags = run.data.tags
-        summary_keys = [k for k in tags.get(SUMMARY_KEYS_TAG, "").split(",") if k]
-        metrics = run.data.metrics
-        summary = {k: restore_inf(metrics[k]) for k in summary_keys if k in metrics}
-        epochs: dict[int, dict[str, float]] = defaultdict(dict)
-        for key in sorted(set(metrics) - set(summary_keys)):
-            for step, value in self.tracker.metric_history(run.info.run_id, key):
-                epochs[step][key] = value
-        history = [{"epoch": step, **values} for step, values in sorted(epochs.items())]
-        status = tags.get("status", "ok")
-        diverged = tags.get("diverged_epoch")
-        return TrialResult(
-            history=history,
-            summary=summary,
-            status=status,
-            diverged_epoch=int(diverged) if diverged not in (None, "", "None") else None,
-        )
+    def _load_results(self, runs: Sequence[Any]) -> dict[str, TrialResult]:
+        """Rebuild finished trials' TrialResults from their runs (artifacts stay in the store).
+
+        Summary figures come from each run's latest metrics; the per-epoch histories of all
+        ``runs`` come in one bulk query per history key (not one call per run and key: a
+        study with per-layer metrics would make thousands).
+        """
+        summary_keys = {
+            run.info.run_id: [k for k in run.data.tags.get(SUMMARY_KEYS_TAG, "").split(",") if k]
+            for run in runs
+        }
+        run_keys = {
+            run.info.run_id: sorted(set(run.data.metrics) - set(summary_keys[run.info.run_id]))
+            for run in runs
+        }
+        latest: dict[tuple[str, int, str], tuple[int, float]] = {}
+        if any(run_keys.values()):
+            rows = self.tracker.call(metric_histories, self.tracker.client, run_keys)
+            for run_id, step, key, value, timestamp in rows:
+                # A step logged twice keeps its latest value.
+                current = latest.get((run_id, step, key))
+                if current is None or timestamp >= current[0]:
+                    latest[(run_id, step, key)] = (timestamp, restore_inf(value))
+        epochs: dict[str, dict[int, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
+        for (run_id, step, key), (_, value) in sorted(latest.items()):
+            epochs[run_id][step][key] = value
+        results = {}
+        for run in runs:
+            run_id, tags, metrics = run.info.run_id, run.data.tags, run.data.metrics
+            summary = {k: restore_inf(metrics[k]) for k in summary_keys[run_id] if k in metrics}
+            history = [{"epoch": step, **values} for step, values in sorted(epochs[run_id].items())]
+            diverged = tags.get("diverged_epoch")
+            results[run_id] = TrialResult(
+                history=history,
+                summary=summary,
+                status=tags.get("status", "ok"),
+                diverged_epoch=int(diverged) if diverged not in (None, "", "None") else None,
+            )
+        return results
 
     # -- the end ----------------------------------------------------------------------------
     def judge(self) -> list[tuple[Claim, ClaimResult]]:
@@ -561,6 +624,7 @@ class _Invocation:
             quick=self.quick, stage_arms=self.stage_arms, stage_seeds=self.stage_seeds
         )
         study_json["code"] = dict(self.code)
+        study_json["packages"] = package_versions()
         study_json["command"] = self.command
         tracker.log_artifacts(
             self.summary_id,

@@ -69,6 +69,8 @@ PLOT_KINDS = (
     "trajectories_2d",
 )
 NESTINGS = ("arm", "stage")
+# What a stage's seed index stands for (names and tags its child runs).
+SEED_LABELS = ("seed", "fold")
 # Keys the engine adds to every trial config; arms may not override them.
 RESERVED_KEYS = ("arm", "seed")
 FACTOR_PREFIX = "factor."
@@ -104,9 +106,19 @@ class TrialResult:
         check_choice("trial status", self.status, STATUSES)
         if self.status == "diverged" and self.diverged_epoch is None:
             raise ValueError("a diverged TrialResult needs diverged_epoch (the epoch it blew up)")
+        history_keys: set[str] = set()
         for record in self.history:
             if "epoch" not in record:
                 raise ValueError(f"every history record needs an 'epoch' key, got {record!r}")
+            history_keys.update(record)
+        # MLflow stores both under one metric key (history at step = epoch, summary at step
+        # 0), so a reused trial or the reporter could no longer tell them apart.
+        clash = sorted((history_keys - {"epoch"}) & set(self.summary))
+        if clash:
+            raise ValueError(
+                f"summary key(s) {clash} are also history keys; a metric is either per-epoch "
+                "(history) or final (summary), so rename one of them (e.g. 'final_<key>')"
+            )
 
 
 @dataclass(frozen=True)
@@ -236,6 +248,10 @@ class Stage:
         Parent runs in MLflow: one per arm carrying the seed aggregates (default), or one for
         the whole stage — for a one-seed sweep, where per-arm aggregates would only repeat
         each trial.
+    seed_label : str
+        What the seed index means in this stage, for the child runs: ``"fold"`` names them
+        ``<arm>/fold=<k>`` and tags them ``fold=<k>`` (besides ``seed``) when the seed picks a
+        cross-validation fold. Frames keep the ``seed`` column either way.
     """
 
     name: str
@@ -248,9 +264,11 @@ class Stage:
     trial: Callable[[dict], TrialResult] | None = None
     quick: Mapping[str, Any] | None = None
     nest: str = "arm"
+    seed_label: str = "seed"
 
     def __post_init__(self) -> None:
         check_choice("stage nest", self.nest, NESTINGS)
+        check_choice("stage seed_label", self.seed_label, SEED_LABELS)
 
 
 @dataclass(frozen=True)
@@ -264,6 +282,7 @@ class TrialSpec:
     config: Mapping[str, Any]
     config_hash: str
     factors: Mapping[str, str] = field(default_factory=dict)
+    seed_label: str = "seed"
 
     @property
     def key(self) -> tuple[str, str, int]:
@@ -271,7 +290,7 @@ class TrialSpec:
 
     @property
     def run_name(self) -> str:
-        return f"{self.arm}/seed={self.seed}"
+        return f"{self.arm}/{self.seed_label}={self.seed}"
 
 
 @dataclass(frozen=True)
@@ -424,6 +443,7 @@ class Study:
                         config=config,
                         config_hash=config_hash(config, code),
                         factors=dict(arm.factors),
+                        seed_label=stage.seed_label,
                     )
                 )
         return specs
@@ -452,6 +472,7 @@ class Study:
                 "arms": list(resolved),
                 "seeds": list(stage_seeds.get(stage.name, [])),
                 "nest": stage.nest,
+                "seed_label": stage.seed_label,
             }
             if stage.base_config is not None:
                 entry["base_config"] = self.stage_base(stage, quick=quick)

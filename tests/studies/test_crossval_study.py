@@ -146,6 +146,13 @@ def test_quick_run_logs_folds_as_child_runs(store):
     client = MlflowClient(store)
     folds = [r for r in outcome.records if r.spec.stage == "folds"]
     assert sorted({r.spec.seed for r in folds}) == list(range(cv.N_FOLDS))
+    # Each fold is a child run named and tagged by its fold; `seed` stays for the frames.
+    for record in folds:
+        child = client.get_run(record.run_id)
+        assert child.info.run_name == f"{record.spec.arm}/fold={record.spec.seed}"
+        assert child.data.tags["fold"] == child.data.tags["seed"] == str(record.spec.seed)
+    refit = [r for r in outcome.records if r.spec.stage == "refit"]
+    assert client.get_run(refit[0].run_id).info.run_name.endswith("/seed=0")
     for record in outcome.records:
         assert record.result.status == "ok"
         run = client.get_run(record.run_id)
