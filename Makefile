@@ -7,18 +7,26 @@ QUICK ?=
 JOBS ?=
 SEEDS ?=
 FORCE ?=
+EXECUTOR ?=
 STUDY_FLAGS := $(if $(QUICK),--quick,) $(if $(JOBS),--jobs $(JOBS),) \
-	$(if $(SEEDS),--seeds $(SEEDS),) $(if $(FORCE),--force,)
+	$(if $(SEEDS),--seeds $(SEEDS),) $(if $(FORCE),--force,) \
+	$(if $(EXECUTOR),--executor $(EXECUTOR),)
+DASK_PORT ?= 8786
+MLFLOW_PORT ?= 5001
+CLUSTER_ENV := DASK_SCHEDULER_ADDRESS=tcp://127.0.0.1:$(DASK_PORT) \
+	MLFLOW_TRACKING_URI=http://127.0.0.1:$(MLFLOW_PORT)
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint format bench studies mlflow-ui clean
+.PHONY: help install test lint format bench studies mlflow-ui clean cluster-up cluster-down \
+	study-dask-demo
 
 help: ## Show this help
 	@echo "dlkit studies — make targets:"
 	@grep -hE '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | sed -e 's/:.*## /\t/' | awk -F'\t' '{printf "  %-18s %s\n", $$1, $$2}'
 	@echo "  Studies: $$(grep -l '^STUDY = ' studies/*.py 2>/dev/null | xargs -n1 basename | sed -e 's/\.py$$//' | tr '\n' ' ')"
 	@echo "  Options: QUICK=1 (smoke run: fewer epochs and seeds), JOBS=N (worker processes),"
-	@echo "           SEEDS=N (seeds per arm), FORCE=1 (rerun trials already in the store)"
+	@echo "           SEEDS=N (seeds per arm), FORCE=1 (rerun trials already in the store),"
+	@echo "           EXECUTOR=dask (run trials on Dask; DASK_SCHEDULER_ADDRESS or a local cluster)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +61,15 @@ studies: install ## Run every registered study
 
 mlflow-ui: install ## Browse runs in the stock MLflow UI at http://127.0.0.1:5000
 	$(VENV)/bin/mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db} --host 127.0.0.1 --port 5000
+
+cluster-up: install ## Start a Dask scheduler + 2 workers and an MLflow server on 127.0.0.1
+	DASK_PORT=$(DASK_PORT) MLFLOW_PORT=$(MLFLOW_PORT) scripts/cluster.sh up
+
+cluster-down: ## Stop what cluster-up started
+	DASK_PORT=$(DASK_PORT) MLFLOW_PORT=$(MLFLOW_PORT) scripts/cluster.sh down
+
+study-dask-demo: install ## Run the init study (quick) on the cluster-up cluster, logged to its MLflow server
+	$(CLUSTER_ENV) $(PY) -m studies run init --quick --executor dask $(if $(FORCE),--force,)
 
 clean: ## Remove caches and build outputs (keeps .venv and mlflow.db)
 	rm -rf .pytest_cache .ruff_cache reports/out build *.egg-info

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from studies import registry
-from studies.executors import EXECUTORS
+from studies.executors import EXECUTORS, SCHEDULER_ENV
 
 log = logging.getLogger("studies")
 
@@ -80,6 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--executor", choices=EXECUTORS, default="local", help="where trials run (default: local)"
     )
+    run.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help=(
+            f"Dask scheduler for --executor dask, e.g. tcp://127.0.0.1:8786 (default: "
+            f"${SCHEDULER_ENV}; neither starts a LocalCluster of --jobs workers)"
+        ),
+    )
     run.add_argument("--no-report", action="store_true", help="skip building the HTML report")
     report = sub.add_parser("report", help="rebuild a study's HTML report from MLflow alone")
     report.add_argument("name", help="study name")
@@ -99,7 +108,10 @@ def _positive(text: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "scheduler", None) and args.executor != "dask":
+        parser.error("--scheduler needs --executor dask")
     setup_logging(args.verbose)
     try:
         if args.command == "list":
@@ -114,7 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
-    except ValueError as err:
+    except (ValueError, ConnectionError) as err:
+        # A bad value, an unreachable Dask scheduler or MLflow tracking server: one line.
         print(f"error: {err}", file=sys.stderr)
         return 1
 
@@ -134,7 +147,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     status = 0
     for study in studies:
         command = default_command(
-            study.name, quick=args.quick, n_seeds=args.seeds, jobs=args.jobs, force=args.force
+            study.name,
+            quick=args.quick,
+            n_seeds=args.seeds,
+            jobs=args.jobs,
+            force=args.force,
+            executor=args.executor,
+            scheduler=args.scheduler,
         )
         try:
             outcome = run_study(
@@ -144,6 +163,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 jobs=args.jobs,
                 force=args.force,
                 executor=args.executor,
+                scheduler=args.scheduler,
                 command=command,
             )
         except StudyBusyError as err:

@@ -1,4 +1,4 @@
-"""Executors: run trial functions in-process or on a local process pool, yield outcomes.
+"""Executors: run trial functions in-process, on a local process pool or on a Dask cluster.
 
 Workers only compute; they never see MLflow. An outcome comes back as soon as its trial ends
 (joblib's ``return_as="generator_unordered"``) so the driver can log it while other trials
@@ -11,6 +11,12 @@ Failure containment:
   pool. Each worker touches a marker file when it starts a trial, so the driver knows which
   trials were in flight; each of those is rerun alone in a fresh worker, and the one that
   kills its worker again is reported as failed. The trials that never started are resubmitted.
+
+The Dask executor submits each trial to a ``distributed`` scheduler (an existing cluster, or a
+``LocalCluster`` of single-threaded worker processes started for the run) and yields outcomes
+through ``as_completed``. A worker that dies mid-trial makes the scheduler rerun the trial on
+another worker; a trial that takes a second worker down with it comes back as failed
+(``KilledWorker``, after ``allowed-failures = 1``), and the study goes on.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ import shutil
 import tempfile
 import time
 import traceback
+import uuid
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Real
@@ -33,7 +41,15 @@ from studies.study import TrialResult
 
 log = logging.getLogger(__name__)
 
-EXECUTORS = ("local",)
+EXECUTORS = ("local", "dask")
+# Where ``--executor dask`` finds its scheduler when ``--scheduler`` is not given; unset means a
+# LocalCluster for the run.
+SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
+# A wrong or unreachable address must fail in seconds, not after distributed's 30 s default.
+CONNECT_TIMEOUT = 5.0
+# Worker deaths a trial may cause before the scheduler gives up on it: one rerun, on another
+# worker (distributed's default of 3 would let one poisonous trial kill four workers).
+ALLOWED_FAILURES = 1
 # Pool workers run at the lowest priority so the driver, which logs every result as it
 # arrives, is not starved of CPU by them when there are as many workers as cores (measured on
 # 2 cores: next to two nice-5 workers a trial's logging took ~49 ms instead of ~23 ms alone).
@@ -222,10 +238,192 @@ def _worker_died_errors() -> tuple[type[BaseException], ...]:
     return (TerminatedWorkerError, BrokenProcessPool)
 
 
-def make_executor(name: str, jobs: int | None) -> LocalExecutor:
-    """Build the executor called ``name`` (``"local"``) with ``jobs`` workers (default: all
-    cores)."""
+class SchedulerUnavailableError(ConnectionError):
+    """The Dask scheduler given by ``--scheduler`` / ``DASK_SCHEDULER_ADDRESS`` cannot be
+    reached."""
+
+
+class DaskExecutor:
+    """Run tasks on a Dask ``distributed`` cluster; yield outcomes as they complete.
+
+    Parameters
+    ----------
+    scheduler : str, optional
+        Address of a running scheduler (``tcp://HOST:PORT``). It is connected to at once, with
+        a :data:`CONNECT_TIMEOUT` second timeout, so a wrong address fails before any work.
+        Without one, a ``LocalCluster`` of ``jobs`` single-threaded worker processes (BLAS
+        limited to one thread each) is started on 127.0.0.1 when the first tasks arrive.
+    jobs : int, optional
+        Workers of the LocalCluster (default: all cores). Ignored with ``scheduler``: the
+        cluster's own workers decide.
+
+    Attributes
+    ----------
+    jobs : int
+        Worker threads available: the LocalCluster's workers, or the cluster's total threads
+        when connecting.
+
+    Raises
+    ------
+    SchedulerUnavailableError
+        When ``scheduler`` does not answer within :data:`CONNECT_TIMEOUT` seconds.
+    ValueError
+        When ``scheduler`` is not an address (no port, unknown scheme).
+    """
+
+    name = "dask"
+
+    def __init__(self, scheduler: str | None = None, jobs: int | None = None):
+        if jobs is not None and jobs < 1:
+            raise ValueError(f"jobs must be >= 1, got {jobs}")
+        self.scheduler = scheduler or None
+        # Client and cluster live in a list shared with the finalizer, so they are closed
+        # when the executor is dropped even if nobody calls close().
+        self._resources: list[Any] = []
+        self._finalizer = weakref.finalize(self, _shutdown, self._resources)
+        if self.scheduler is None:
+            self.jobs = jobs or os.cpu_count() or 1
+            return
+        if jobs is not None:
+            log.info("--jobs %d ignored: the cluster at %s has its own workers", jobs, scheduler)
+        client = self._client()
+        threads = sum(client.nthreads().values())
+        if threads == 0:
+            log.warning(
+                "the Dask scheduler at %s has no workers yet; trials wait for some", scheduler
+            )
+        self.jobs = max(1, threads)
+        log.info("connected to the Dask scheduler at %s (%d worker threads)", scheduler, self.jobs)
+
+    def _client(self) -> Any:
+        if self._resources:
+            return self._resources[-1]
+        import dask
+        from distributed import Client, LocalCluster
+
+        if self.scheduler is not None:
+            try:
+                client = Client(self.scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
+            except OSError as err:
+                raise SchedulerUnavailableError(
+                    f"cannot reach the Dask scheduler at {self.scheduler!r} within "
+                    f"{CONNECT_TIMEOUT:g} s ({err}); start it (e.g. `make cluster-up`) or fix "
+                    f"--scheduler / {SCHEDULER_ENV}"
+                ) from None
+            except ValueError as err:
+                raise ValueError(
+                    f"bad Dask scheduler address {self.scheduler!r}: {err}; "
+                    "expected tcp://HOST:PORT"
+                ) from None
+            self._resources.append(client)
+            return client
+        # The scheduler of a LocalCluster lives in this process, so the setting applies.
+        with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+            cluster = LocalCluster(
+                n_workers=self.jobs,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+                silence_logs=logging.WARNING,
+            )
+        self._resources.append(cluster)
+        client = Client(cluster, set_as_default=False)
+        self._resources.append(client)
+        log.info("started a Dask LocalCluster with %d worker processes", self.jobs)
+        return client
+
+    def run(self, tasks: Sequence[Task]) -> Iterator[Outcome]:
+        """Submit every task and yield one :class:`Outcome` per task, in completion order.
+
+        Closing the generator early (Ctrl-C in the driver) cancels the trials not yet done.
+        """
+        if not tasks:
+            return
+        from distributed import as_completed
+
+        client = self._client()
+        run_id = uuid.uuid4().hex[:8]
+        by_key: dict[str, Task] = {}
+        futures = []
+        for task in tasks:
+            future = client.submit(
+                run_task,
+                task,
+                worker=True,
+                key=f"trial-{run_id}-{task.index}",
+                pure=False,
+                retries=1,
+            )
+            by_key[future.key] = task
+            futures.append(future)
+        pending = set(by_key)
+        try:
+            for future in as_completed(futures, loop=client.loop):
+                task = by_key[future.key]
+                pending.discard(future.key)
+                yield _outcome_of(task, future)
+                future.release()
+        finally:
+            left = [f for f in futures if f.key in pending]
+            if left:
+                client.cancel(left)
+
+    def close(self) -> None:
+        """Close the client and stop the LocalCluster this executor started (if any)."""
+        self._finalizer()
+
+
+def _outcome_of(task: Task, future: Any) -> Outcome:
+    """The task's Outcome from a future that ``as_completed`` handed back.
+
+    ``result()`` rather than the future's status: with ``retries=1`` a future can be yielded
+    as erred and be resubmitted a moment later, so its status is not final yet; ``result()``
+    waits for the retry and raises only the final error.
+    """
+    try:
+        return future.result()
+    except Exception as exc:  # a trial's own exceptions arrive inside its Outcome, not here
+        err = exc
+    name = type(err).__name__
+    if name == "KilledWorker":
+        message = (
+            f"the worker process running this trial died, and so did the worker it was retried "
+            f"on, so the trial is the likely cause ({name}: {err})"
+        )
+    else:
+        message = f"the Dask cluster could not run this trial ({name}: {err})"
+    return Outcome(task.index, None, message, 0.0)
+
+
+def _shutdown(resources: list[Any]) -> None:
+    # Clients before the cluster they talk to; a failure to close must not mask the study's
+    # own outcome.
+    for resource in reversed(resources):
+        try:
+            resource.close()
+        except Exception:
+            log.debug("closing %r failed", resource, exc_info=True)
+    resources.clear()
+
+
+def make_executor(
+    name: str, jobs: int | None, scheduler: str | None = None
+) -> LocalExecutor | DaskExecutor:
+    """Build the executor called ``name``.
+
+    Parameters
+    ----------
+    name : {"local", "dask"}
+    jobs : int, optional
+        Worker processes (default: all cores); ignored by ``dask`` with a scheduler address.
+    scheduler : str, optional
+        Dask scheduler address; default ``DASK_SCHEDULER_ADDRESS``; neither starts a
+        LocalCluster. Only used by ``dask``.
+    """
     check_choice("executor", name, EXECUTORS)
+    if name == "dask":
+        return DaskExecutor(scheduler or os.environ.get(SCHEDULER_ENV), jobs)
     if jobs is None:
         jobs = os.cpu_count() or 1
     return LocalExecutor(jobs)

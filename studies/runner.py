@@ -129,10 +129,21 @@ class StudyOutcome:
 
 
 def default_command(
-    study: str, *, quick: bool, n_seeds: int | None, jobs: int | None, force: bool
+    study: str,
+    *,
+    quick: bool,
+    n_seeds: int | None,
+    jobs: int | None,
+    force: bool,
+    executor: str = "local",
+    scheduler: str | None = None,
 ) -> str:
     """The CLI command that reproduces an invocation."""
     parts = ["python", "-m", "studies", "run", study]
+    if executor != "local":
+        parts += ["--executor", executor]
+    if scheduler:
+        parts += ["--scheduler", scheduler]
     if quick:
         parts.append("--quick")
     if n_seeds is not None:
@@ -152,6 +163,7 @@ def run_study(
     jobs: int | None = None,
     force: bool = False,
     executor: str = "local",
+    scheduler: str | None = None,
     tracking_uri: str | None = None,
     command: str | None = None,
     progress_bar: bool | None = None,
@@ -169,7 +181,10 @@ def run_study(
         Worker processes; 1 runs in-process; default: the number of cores.
     force : bool
         Rerun trials even when a finished run with the same ``config_hash`` exists.
-    executor : {"local"}
+    executor : {"local", "dask"}
+    scheduler : str, optional
+        Dask scheduler address for ``executor="dask"`` (default ``DASK_SCHEDULER_ADDRESS``;
+        neither starts a LocalCluster of ``jobs`` workers for this run).
     tracking_uri : str, optional
         Default: ``MLFLOW_TRACKING_URI`` or ``sqlite:///<repo>/mlflow.db``.
     command : str, optional
@@ -189,11 +204,17 @@ def run_study(
         When the same study is already running against the same store.
     """
     wall_start = time.perf_counter()
-    runner = make_executor(executor, jobs)
+    runner = make_executor(executor, jobs, scheduler)
     tracker = Tracker(tracking_uri)
     code = code_version()
     command = command or default_command(
-        study.name, quick=quick, n_seeds=n_seeds, jobs=jobs, force=force
+        study.name,
+        quick=quick,
+        n_seeds=n_seeds,
+        jobs=jobs,
+        force=force,
+        executor=executor,
+        scheduler=scheduler,
     )
     with tracker.study_lock(study.name):
         inv = _Invocation(
@@ -220,6 +241,10 @@ def run_study(
         except BaseException:
             inv.abort("FAILED")
             raise
+        finally:
+            close = getattr(runner, "close", None)
+            if close is not None:
+                close()  # a LocalCluster started for this run stops now, not at exit
     return StudyOutcome(
         study=study.name,
         tracking_uri=tracker.uri,

@@ -32,6 +32,9 @@ import numpy as np
 
 # MLflow 3 ships usage telemetry that phones home; a study tool must never do that.
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+# Against a tracking server MLflow writes "View run ... at: URL" to stdout for every run it
+# closes; a study closes dozens, and its report links them all anyway.
+os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
 from mlflow import MlflowClient  # noqa: E402
 from mlflow.entities import Metric, Param, RunTag, ViewType  # noqa: E402
@@ -54,6 +57,9 @@ _RETRIES = 12
 _BACKOFF_START = 0.05
 _BACKOFF_MAX = 2.0
 _PAGE = 1000
+# A tracking server that does not answer /health this fast is treated as down: better one clear
+# error at start than MLflow's own retries (minutes) after the first trials have trained.
+SERVER_CHECK_TIMEOUT = 5.0
 
 T = TypeVar("T")
 
@@ -168,6 +174,41 @@ class StudyBusyError(RuntimeError):
     """Another process is running the same study against the same store."""
 
 
+class TrackingServerError(ConnectionError):
+    """The MLflow tracking server of an ``http(s)://`` tracking URI does not answer."""
+
+
+def check_server(uri: str, timeout: float = SERVER_CHECK_TIMEOUT) -> None:
+    """Raise :class:`TrackingServerError` unless the server at ``uri`` answers ``/health``.
+
+    Parameters
+    ----------
+    uri : str
+        An ``http://`` or ``https://`` tracking URI (other URIs are not checked).
+    timeout : float
+        Seconds to wait for the answer.
+    """
+    if not uri.startswith(("http://", "https://")):
+        return
+    from urllib.error import HTTPError, URLError
+    from urllib.request import urlopen
+
+    url = f"{uri.rstrip('/')}/health"
+    try:
+        with urlopen(url, timeout=timeout) as response:
+            response.read()
+    except HTTPError as err:
+        reason = f"{url} answered HTTP {err.code}"
+    except (URLError, OSError) as err:
+        reason = str(getattr(err, "reason", err))
+    else:
+        return
+    raise TrackingServerError(
+        f"the MLflow tracking server at {uri} is unreachable ({reason}); start it "
+        "(e.g. `make cluster-up`) or point MLFLOW_TRACKING_URI at a running one"
+    )
+
+
 class Tracker:
     """Timed, retrying access to one MLflow tracking store.
 
@@ -206,6 +247,7 @@ class Tracker:
         db = sqlite_path(self.uri)
         if db is not None:
             db.parent.mkdir(parents=True, exist_ok=True)
+        check_server(self.uri)
         # Creating the client opens (and on first use migrates) the store; timed on its own.
         start = time.perf_counter()
         with _file_lock(db.with_name(f"{db.name}-open.lock") if db is not None else None):

@@ -73,7 +73,7 @@ def test_bad_arguments_are_usage_errors(capsys):
     assert exc.value.code == 2
     assert "expected a positive integer" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        cli.main(["run", "toy", "--executor", "dask"])
+        cli.main(["run", "toy", "--executor", "ray"])
 
 
 def test_run_prints_claims_timing_and_report_path(toy_registry, fake_report, store, capsys):
