@@ -63,7 +63,7 @@ def accuracy(output: np.ndarray, y: np.ndarray) -> float | None:
             return float(np.mean((output[:, 0] > 0) == (y[:, 0] > 0.5)))
         return None
     if output.ndim == 2 and output.shape[1] > 1:
-        return float(np.mean(output.argmax(axis=1) == y))
+        return np.count_nonzero(output.argmax(axis=1) == y) / len(y)
     scores = output.reshape(len(y))
     return float(np.mean((scores > 0) == (y > 0.5)))
 
