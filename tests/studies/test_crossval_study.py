@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import inspect
 
 import numpy as np
 import pandas as pd
 import pytest
+from plot_checks import check_plots
 from sklearn.model_selection import KFold, cross_val_score
 from threadpoolctl import threadpool_limits
 
@@ -33,19 +33,7 @@ def test_study_definition_is_valid():
     assert folds.fixed_seeds and study.stage_seeds(folds, quick=False, n_seeds=9) == list(
         range(cv.N_FOLDS)
     )
-    _check_plots(study)
-
-
-def _check_plots(study):
-    """Every declared plot names a kind the reporter draws, with options it accepts."""
-    plots = pytest.importorskip("reports.plots")
-    stages = {s.name for s in study.stages}
-    for plot in study.plots:
-        builder = plots.PLOT_KINDS[plot.kind]
-        accepted = set(inspect.signature(builder).parameters) - {"title", "palette", "arms"}
-        options = dict(plot.options)
-        assert options.pop("stage", next(iter(stages))) in stages
-        assert set(options) <= accepted, (plot.title, set(options) - accepted)
+    check_plots(study)
 
 
 def _dataset(n=40, seed=0):

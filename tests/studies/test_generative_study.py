@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
+from plot_checks import check_plots
 from threadpoolctl import threadpool_limits
 
 from studies import generative as gen
@@ -30,19 +30,7 @@ def test_study_definition_is_valid():
         # >= 50 subsamples per m: seeds x splits per seed
         assert len(seeds) * study.base_config["splits_per_seed"] >= 50
     assert len(set(names)) == len(names), "arm names must be unique across stages"
-    _check_plots(study)
-
-
-def _check_plots(study):
-    """Every declared plot names a kind the reporter draws, with options it accepts."""
-    plots = pytest.importorskip("reports.plots")
-    stages = {s.name for s in study.stages}
-    for plot in study.plots:
-        builder = plots.PLOT_KINDS[plot.kind]
-        accepted = set(inspect.signature(builder).parameters) - {"title", "palette", "arms"}
-        options = dict(plot.options)
-        assert options.pop("stage", next(iter(stages))) in stages
-        assert set(options) <= accepted, (plot.title, set(options) - accepted)
+    check_plots(study)
 
 
 def test_m_grid_is_log_spaced_and_ends_at_the_pool():

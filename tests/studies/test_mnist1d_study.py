@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 import pandas as pd
 import pytest
+from plot_checks import check_plots
 
 from studies import mnist1d, registry
 from studies.study import normalize_arms
@@ -25,10 +24,7 @@ def test_definition_is_valid_and_plots_are_drawable():
         "cnn_shuffled",
     }
     assert len(study.stage_seeds(stage, quick=False, n_seeds=None)) >= 3
-    plots = pytest.importorskip("reports.plots")
-    for plot in study.plots:
-        accepted = set(inspect.signature(plots.PLOT_KINDS[plot.kind]).parameters)
-        assert set(plot.options) <= accepted, plot.title
+    check_plots(study)
 
 
 @pytest.mark.parametrize(

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import inspect
 
 import numpy as np
 import pandas as pd
 import pytest
+from plot_checks import check_plots
 from threadpoolctl import threadpool_limits
 
 from dlkit import nn
@@ -35,16 +35,7 @@ def test_study_definition_is_valid():
     assert factors == {"none", "l2", "dropout", "both", "l1"}
     assert len(study.stage_seeds(stage, quick=False, n_seeds=None)) >= 5
     assert study.base_config["model"]["hidden"] == [100] * 6
-    _check_plots(study)
-
-
-def _check_plots(study):
-    """Every declared plot names a kind the reporter draws, with options it accepts."""
-    plots = pytest.importorskip("reports.plots")
-    for plot in study.plots:
-        builder = plots.PLOT_KINDS[plot.kind]
-        accepted = set(inspect.signature(builder).parameters) - {"title", "palette", "arms"}
-        assert set(plot.options) <= accepted, (plot.title, set(plot.options) - accepted)
+    check_plots(study)
 
 
 def test_split_sizes_and_scaling():
