@@ -43,6 +43,7 @@ __all__ = [
     "mean_threshold",
     "paired_columns",
     "paired_comparison",
+    "paired_gap",
     "paired_d",
     "paired_equivalence",
     "paired_p_value",
@@ -572,3 +573,46 @@ def _note_censor(result: ClaimResult, cut: float | None) -> ClaimResult:
     numbers = {**result.numbers, "censored_at": float(cut)}
     detail = f"{result.detail}; a target never reached counts as {cut:g}"
     return ClaimResult(result.verdict, result.statistic, numbers, detail)
+
+
+def paired_gap(
+    metric: str, arm_a: str, arm_b: str, *, threshold: float, confidence: float = 0.95
+) -> Callable[[Any, Any], ClaimResult]:
+    """Evaluator of "``metric`` of ``arm_a`` exceeds ``arm_b``'s by more than ``threshold``".
+
+    Pairs the two arms by seed; supported when the t-interval of the mean paired difference
+    ``a - b`` lies above ``threshold``, not supported when it lies below, inconclusive when
+    it contains it (or fewer than 2 pairs are usable).
+    """
+
+    def evaluate(summaries: Any, histories: Any) -> ClaimResult:
+        a, b, _ = paired_samples(summaries, metric, arm_a, arm_b)
+        diff = a - b
+        mean, lo, hi = t_interval(diff, confidence)
+        statistic = (
+            f"paired difference {arm_a} - {arm_b} of {metric} across {diff.size} seeds, "
+            f"mean with {confidence:.0%} t-interval, above {threshold:g}"
+        )
+        numbers = {
+            "n": float(diff.size),
+            "mean_a": float(a.mean()) if a.size else math.nan,
+            "mean_b": float(b.mean()) if b.size else math.nan,
+            "mean_diff": mean,
+            "ci_lo": lo,
+            "ci_hi": hi,
+            "threshold": float(threshold),
+        }
+        if diff.size < 2:
+            return ClaimResult("inconclusive", statistic, numbers, "fewer than 2 usable pairs")
+        ci = f"[{lo:.3g}, {hi:.3g}]"
+        if lo > threshold:
+            return ClaimResult("supported", statistic, numbers, f"difference {ci} > {threshold:g}")
+        if hi < threshold:
+            return ClaimResult(
+                "not supported", statistic, numbers, f"difference {ci} < {threshold:g}"
+            )
+        return ClaimResult(
+            "inconclusive", statistic, numbers, f"difference {ci} contains {threshold:g}"
+        )
+
+    return evaluate

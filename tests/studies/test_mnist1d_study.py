@@ -85,9 +85,10 @@ def test_matches_published_verdicts(accs, verdict):
 )
 def test_shuffle_costs_cnn_verdicts(shuffled, verdict):
     frame = _frame({"cnn": [0.93, 0.94, 0.95], "cnn_shuffled": shuffled})
-    result = mnist1d.shuffle_costs_cnn(0.20)(frame, None)
+    claim = next(c for c in mnist1d.STUDY.claims if c.id == "shuffle_hurts_cnn")
+    result = claim.evaluate(frame, None)
     assert result.verdict == verdict
-    assert result.numbers["mean_drop"] == pytest.approx(0.94 - np.mean(shuffled))
+    assert result.numbers["mean_diff"] == pytest.approx(0.94 - np.mean(shuffled))
 
 
 def test_shuffle_harmless_uses_paired_tost():
