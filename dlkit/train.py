@@ -18,6 +18,7 @@ from dlkit._checks import check_non_negative
 from dlkit.data import minibatches
 from dlkit.losses import Loss
 from dlkit.nn.base import Layer
+from dlkit.optim import clip_grad_norm
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,6 @@ def fit(
         raise ValueError(f"fit: X has {len(X)} samples but y has {len(y)}")
     if clip_norm is not None:
         check_non_negative("clip_norm", clip_norm)
-    from dlkit.optim import clip_grad_norm
 
     params = model.parameters()
     history = History()

@@ -48,6 +48,7 @@ __all__ = [
     "paired_equivalence",
     "paired_p_value",
     "paired_samples",
+    "usable_rows",
     "t_interval",
 ]
 
@@ -352,6 +353,16 @@ def equivalent_paired(
     )
 
 
+def usable_rows(summaries: Any, *, stage: str | None = None, arm: str | None = None) -> Any:
+    """The trials a claim may use: not failed, and of ``stage`` / ``arm`` when given."""
+    rows = summaries[summaries["status"] != "failed"]
+    if stage is not None:
+        rows = rows[rows["stage"] == stage]
+    if arm is not None:
+        rows = rows[rows["arm"] == arm]
+    return rows
+
+
 def paired_samples(
     summaries: Any,
     metric: str,
@@ -384,9 +395,7 @@ def paired_samples(
     """
     if metric not in summaries.columns:
         raise ValueError(f"no summary column {metric!r}; valid: {sorted(summaries.columns)}")
-    rows = summaries[summaries["status"] != "failed"]
-    if stage is not None:
-        rows = rows[rows["stage"] == stage]
+    rows = usable_rows(summaries, stage=stage)
     values = {}
     for arm in (arm_a, arm_b):
         sub = rows[rows["arm"] == arm]
@@ -460,11 +469,7 @@ def paired_columns(
         for col in (col_a, col_b):
             if col not in summaries.columns:
                 raise ValueError(f"no summary column {col!r}; valid: {sorted(summaries.columns)}")
-        rows = summaries[summaries["status"] != "failed"]
-        if stage is not None:
-            rows = rows[rows["stage"] == stage]
-        if arm is not None:
-            rows = rows[rows["arm"] == arm]
+        rows = usable_rows(summaries, stage=stage, arm=arm)
         a, b = rows[col_a].to_numpy(float), rows[col_b].to_numpy(float)
         if censor is not None:
             a, b = np.where(np.isposinf(a), censor, a), np.where(np.isposinf(b), censor, b)
@@ -516,11 +521,7 @@ def mean_threshold(
     def evaluate(summaries: Any, histories: Any) -> ClaimResult:
         if metric not in summaries.columns:
             raise ValueError(f"no summary column {metric!r}; valid: {sorted(summaries.columns)}")
-        rows = summaries[summaries["status"] != "failed"]
-        if stage is not None:
-            rows = rows[rows["stage"] == stage]
-        if arm is not None:
-            rows = rows[rows["arm"] == arm]
+        rows = usable_rows(summaries, stage=stage, arm=arm)
         x = rows[metric].to_numpy(float)
         x = x[np.isfinite(x)]
         mean, lo, hi = t_interval(x, confidence)
