@@ -67,6 +67,7 @@ class Diagnostics:
                 "edges": s.hist_edges.tolist(),
             }
             for s in self.activations
+            if s.hist_counts is not None
         ]
 
 
@@ -89,7 +90,7 @@ def analyze(
     y: np.ndarray,
     *,
     train: bool = True,
-    bins: int = 30,
+    bins: int | None = 30,
     hist_range: tuple[float, float] | None = None,
 ) -> Diagnostics:
     """One forward and backward pass through ``model`` on (X, y), recording per-layer stats.
@@ -104,8 +105,9 @@ def analyze(
     y : ndarray, shape (N,) labels or targets
     train : bool
         Mode for the forward pass.
-    bins : int
-        Histogram bins per activation layer.
+    bins : int or None
+        Histogram bins per activation layer; None skips the histograms (``hist_counts`` and
+        ``hist_edges`` stay None and :meth:`Diagnostics.histograms` returns ``[]``).
     hist_range : (float, float), optional
         Histogram range; default the activation's own [min, max] over the batch.
 
@@ -122,7 +124,11 @@ def analyze(
         for layer in model.layers:
             out = layer.forward(out, train=train)
             if isinstance(layer, Activation):
-                counts, edges = np.histogram(out, bins=bins, range=hist_range)
+                counts, edges = (
+                    np.histogram(out, bins=bins, range=hist_range)
+                    if bins is not None
+                    else (None, None)
+                )
                 acts.append(
                     LayerStats(
                         len(acts) + 1,

@@ -62,6 +62,8 @@ CONFIG_PREFIX = "config."
 FACTOR_PREFIX = "factor."
 
 _SEARCH_PAGE = 1000
+#: Run ids per ``attributes.run_id IN (...)`` query.
+_ID_CHUNK = 200
 PARENT_TAG = "mlflow.parentRunId"
 # The engine's tag listing a trial run's summary keys (comma separated).
 SUMMARY_KEYS_TAG = "summary_keys"
@@ -157,20 +159,32 @@ def load_runs(study_name: str, tracking_uri: str | None = None) -> StudyRuns:
             f"unknown study {study_name!r} in the MLflow store {uri}; "
             f"valid choices: {', '.join(sorted(names)) or '(none: run a study first)'}"
         )
-    runs = _search_all_runs(client, experiment.experiment_id)
-    by_kind: dict[str, list] = {"summary": [], "arm": [], "trial": []}
-    for run in runs:
-        kind = run.data.tags.get("kind")
-        if kind in by_kind:
-            by_kind[kind].append(run)
-
-    summary_run, study, claims, listed = _read_summary(by_kind["summary"])
+    exp_id = experiment.experiment_id
+    summary_run, study, claims, listed = _read_summary(
+        _search_runs(client, exp_id, "tags.kind = 'summary'")
+    )
     stages = {name: arm["stage"] for name, arm in declared_arms(study).items()}
-    trials_runs = _select_trials(by_kind["trial"], listed, summary_run, stages)
+    if listed is None:
+        # No list of the invocation's trials: read the whole experiment and pick per trial.
+        by_kind: dict[str, list] = {"arm": [], "trial": []}
+        for run in _search_runs(client, exp_id):
+            kind = run.data.tags.get("kind")
+            if kind in by_kind:
+                by_kind[kind].append(run)
+        trials_runs = _select_trials(by_kind["trial"], listed, summary_run, stages)
+        arm_runs = _select_arms(by_kind["arm"], trials_runs)
+    else:
+        # Only the runs the reported invocation names: the cost does not grow with the
+        # number of earlier invocations kept in the experiment.
+        listed_ids = [str(e.get("run_id", "")) for e in listed if isinstance(e, dict)]
+        trial_candidates = _runs_by_id(client, exp_id, listed_ids)
+        trials_runs = _select_trials(trial_candidates, listed, summary_run, stages)
+        parents = sorted({run.data.tags.get(PARENT_TAG) for run in trials_runs} - {None})
+        arm_runs = _select_arms(_runs_by_id(client, exp_id, parents), trials_runs)
     summary_keys, history_keys = _split_metric_keys(trials_runs)
     trials = _trials_frame(trials_runs, summary_keys, study)
     history = _history_frame(client, uri, trials_runs, history_keys, study)
-    arms = _arms_frame(_select_arms(by_kind["arm"], trials_runs), summary_keys)
+    arms = _arms_frame(arm_runs, summary_keys)
     artifacts = _artifacts_frame(trials_runs, _declared_artifacts(study))
     tags = dict(experiment.tags)
     return StudyRuns(
@@ -218,11 +232,13 @@ def log_report(runs: StudyRuns, html_path: Path) -> bool:
     return True
 
 
-def _search_all_runs(client: MlflowClient, experiment_id: str) -> list:
+def _search_runs(client: MlflowClient, experiment_id: str, filter_string: str = "") -> list:
+    """Every active run of the experiment that matches ``filter_string``, all pages."""
     runs, token = [], None
     while True:
         page = client.search_runs(
             [experiment_id],
+            filter_string,
             run_view_type=ViewType.ACTIVE_ONLY,
             max_results=_SEARCH_PAGE,
             page_token=token,
@@ -231,6 +247,17 @@ def _search_all_runs(client: MlflowClient, experiment_id: str) -> list:
         token = page.token
         if not token:
             return runs
+
+
+def _runs_by_id(client: MlflowClient, experiment_id: str, run_ids: list[str]) -> list:
+    """The active runs among ``run_ids`` (ids not in the store are left out), in chunks of
+    :data:`_ID_CHUNK` ids per query."""
+    runs = []
+    ids = [i for i in dict.fromkeys(run_ids) if i.isalnum()]
+    for start in range(0, len(ids), _ID_CHUNK):
+        quoted = ", ".join(f"'{i}'" for i in ids[start : start + _ID_CHUNK])
+        runs += _search_runs(client, experiment_id, f"attributes.run_id IN ({quoted})")
+    return runs
 
 
 def _to_datetime(ms: int | None) -> datetime | None:

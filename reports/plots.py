@@ -1,8 +1,11 @@
 """Plot builders: each is a pure function of a tidy frame returning a matplotlib Figure.
 
 The kinds a study can declare (by name, in ``Plot(kind, title, **options)``) are the keys of
-:data:`PLOT_KINDS`. Confidence bands over seeds are seaborn's own
-``errorbar=("ci", 95)`` bootstrap bands (seeded, so a rebuilt report draws the same picture).
+:data:`PLOT_KINDS`. Confidence bands over seeds are drawn by seaborn's ``lineplot``; the
+interval is seaborn's ``("ci", 95)`` rule -- the 2.5 and 97.5 percentiles of
+:data:`N_BOOT` bootstrap means -- computed by :func:`bootstrap_ci` with the resamples drawn as
+one array (seaborn's own bootstrap loops in Python, about 20 us per resample and point) from a
+fixed seed, so a rebuilt report draws the same picture.
 
 A builder raises :class:`PlotDataError` when the frame does not hold what the plot needs (a
 metric that was never logged, an arm with no trials); the report then says so in the plot's
@@ -30,16 +33,10 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from reports.load import CONFIG_PREFIX, FACTOR_PREFIX, StudyRuns, declared_arms  # noqa: E402
 
-CI = ("ci", 95)
-# Fixed bootstrap seed: seaborn draws its resamples from it, so bands are reproducible.
+CI_LEVEL = 95
+# Fixed bootstrap seed: every band's resamples come from it, so bands are reproducible.
 BOOT_SEED = 0
-# seaborn resamples in a Python loop (about 20 us per resample and point), so the band is
-# bootstrapped at a bounded number of points: N_BOOT resamples at no more than
-# BAND_POINTS_BUDGET points per plot (at least MIN_BAND_POINTS per line), which keeps a
-# 100-trial report within seconds. The mean line itself is drawn at every point.
-N_BOOT = 500
-BAND_POINTS_BUDGET = 120
-MIN_BAND_POINTS = 10
+N_BOOT = 1000
 FIG_SIZE = (7.0, 3.9)
 
 
@@ -167,23 +164,31 @@ def _hue_setup(
     return column, sorted(present, key=str), None
 
 
+def bootstrap_ci(values: Sequence[float] | np.ndarray) -> tuple[float, float]:
+    """95 % percentile-bootstrap interval of the mean (seaborn's ``errorbar=("ci", 95)``).
+
+    Parameters
+    ----------
+    values : array-like, shape (n,)
+        One x position's values over seeds.
+
+    Returns
+    -------
+    (low, high) : tuple of float
+        The 2.5 and 97.5 percentiles of :data:`N_BOOT` means of resamples drawn with
+        replacement from ``np.random.default_rng(BOOT_SEED)``; (v, v) for one value.
+    """
+    x = np.asarray(values, dtype=float)
+    rng = np.random.default_rng(BOOT_SEED)
+    means = x[rng.integers(0, len(x), size=(N_BOOT, len(x)))].mean(axis=1)
+    edge = (100 - CI_LEVEL) / 2
+    low, high = np.nanpercentile(means, [edge, 100 - edge])
+    return float(low), float(high)
+
+
 def _mean(values: np.ndarray) -> float:
-    """Plain mean for seaborn's bootstrap: ``np.mean``'s dispatch overhead doubles its cost."""
+    """Plain mean as seaborn's estimator (``np.mean`` on a Series costs twice as much)."""
     return np.add.reduce(values) / len(values)
-
-
-def band_points(n_lines: int) -> int:
-    """How many x positions per line get a bootstrap band (see :data:`BAND_POINTS_BUDGET`)."""
-    return max(MIN_BAND_POINTS, BAND_POINTS_BUDGET // max(n_lines, 1))
-
-
-def _thin(data: pd.DataFrame, x: str, n_points: int) -> pd.DataFrame:
-    """Rows at ``n_points`` evenly spaced distinct ``x`` values (first and last kept)."""
-    xs = np.sort(data[x].dropna().unique())
-    if len(xs) <= n_points:
-        return data
-    keep = xs[np.unique(np.round(np.linspace(0, len(xs) - 1, n_points)).astype(int))]
-    return data[data[x].isin(keep)]
 
 
 def _mean_and_band(
@@ -197,21 +202,20 @@ def _mean_and_band(
     colors: dict | None,
     marker: str | None = None,
 ) -> None:
-    """Mean over seeds at every x, and seaborn's 95% bootstrap CI band at up to
-    :func:`band_points` x values per line."""
-    n_lines = len(order) if order else 1
-    common = {"x": x, "y": y, "hue": hue, "hue_order": order, "palette": colors, "ax": ax}
+    """Mean over seeds at every x with its 95% bootstrap CI band (:func:`bootstrap_ci`),
+    drawn by seaborn."""
     sns.lineplot(
-        data=_thin(data, x, band_points(n_lines)),
+        data=data,
+        x=x,
+        y=y,
+        hue=hue,
+        hue_order=order,
+        palette=colors,
         estimator=_mean,
-        errorbar=CI,
-        n_boot=N_BOOT,
-        seed=BOOT_SEED,
-        linewidth=0,
-        legend=False,
-        **common,
+        errorbar=bootstrap_ci,
+        marker=marker,
+        ax=ax,
     )
-    sns.lineplot(data=data, estimator=_mean, errorbar=None, marker=marker, **common)
 
 
 def learning_curves(
@@ -503,6 +507,99 @@ def per_layer(
     return fig
 
 
+def layer_epochs(
+    history: pd.DataFrame,
+    *,
+    prefix: str,
+    log_color: bool = False,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    title: str = "",
+    arms: Sequence[str] = (),
+) -> Figure:
+    """A per-layer statistic over training: one heatmap per arm, layers by epochs.
+
+    Parameters
+    ----------
+    history : DataFrame, shape (n_trials * n_epochs, n_columns)
+        Columns ``arm``, ``epoch`` and ``<prefix><layer index>`` (e.g. ``dead/layer_3``).
+    prefix : str
+        Column prefix before the layer index.
+    log_color : bool
+        Colour by log10 of the value (for statistics spanning decades, e.g. gradient norms);
+        non-positive values are left blank.
+    vmin, vmax : float, optional
+        Ends of the colour scale shared by every panel (in log10 units with ``log_color``);
+        default: the data's range.
+    title : str
+    arms : sequence of str
+        Panel order (arms absent from ``history`` are skipped).
+
+    Notes
+    -----
+    Each cell is the mean over seeds of layer K (row, layer 1 at the top) at one epoch
+    (column). Epochs at which no layer was measured are left out; a blank cell is one no
+    seed measured.
+    """
+    columns = _layer_columns(history, prefix)
+    if not columns:
+        raise PlotDataError(f"no metric named {prefix!r} followed by a layer index")
+    names = [c for c, _ in columns]
+    values = history[["arm", "epoch", *names]].copy()
+    values[names] = values[names].apply(pd.to_numeric, errors="coerce")
+    if log_color:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            values[names] = np.log10(values[names].where(values[names] > 0))
+    values[names] = values[names].where(np.isfinite(values[names]))
+    values = values.dropna(subset=names, how="all")
+    if values.empty:
+        what = "positive" if log_color else "finite"
+        raise PlotDataError(f"metrics {prefix!r}* have no {what} value at any epoch")
+    means = values.groupby(["arm", "epoch"])[names].mean()
+    present = set(means.index.get_level_values("arm"))
+    order = [a for a in arms if a in present] + sorted(a for a in present if a not in arms)
+    low = float(np.nanmin(means.to_numpy())) if vmin is None else vmin
+    high = float(np.nanmax(means.to_numpy())) if vmax is None else vmax
+    n_cols = min(4, len(order))
+    n_rows = -(-len(order) // n_cols)
+    n_epochs = means.index.get_level_values("epoch").nunique()
+    panel_w = min(3.4, 1.2 + 0.12 * n_epochs)
+    panel_h = min(3.2, 0.9 + 0.16 * len(columns))
+    width, height = min(14.0, 1.6 + panel_w * n_cols), 0.9 + panel_h * n_rows
+    fig = Figure(figsize=(width, height))
+    fig.subplots_adjust(
+        left=0.55 / width,
+        right=1 - 1.05 / width,
+        bottom=0.45 / height,
+        top=1 - (0.75 if title else 0.45) / height,
+        wspace=0.15,
+        hspace=0.45,
+    )
+    axes = fig.subplots(n_rows, n_cols, squeeze=False, sharey=True)
+    mesh = None
+    for i, ax in enumerate(axes.flat):
+        if i >= len(order):
+            ax.set_visible(False)
+            continue
+        grid = means.loc[order[i]]
+        grid = grid.set_axis([layer for _, layer in columns], axis=1).T
+        grid.index.name, grid.columns.name = "layer", "epoch"
+        sns.heatmap(grid, vmin=low, vmax=high, cmap="magma", cbar=False, ax=ax)
+        mesh = ax.collections[0]
+        ax.set_title(order[i], fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.set(xlabel="epoch" if i // n_cols == n_rows - 1 else "", ylabel="")
+        if i % n_cols == 0:
+            ax.set_ylabel("layer", fontsize=8)
+    name = re.sub(r"[/_.]?layers?[_.]?$", "", prefix) or prefix
+    label = f"log10 {name}" if log_color else name
+    cax = fig.add_axes((1 - 0.8 / width, 0.45 / height, 0.15 / width, 1 - 1.2 / height))
+    fig.colorbar(mesh, cax=cax, label=f"{label} (mean over seeds)")
+    if title:
+        fig.suptitle(title, y=1 - 0.2 / height, va="top")
+    return fig
+
+
 def _histogram_layers(content: object) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """Parse one histogram artifact into (layer name, edges, counts) triples.
 
@@ -760,12 +857,13 @@ PLOT_KINDS: dict[str, Callable[..., Figure]] = {
     "heatmap": heatmap,
     "per_layer": per_layer,
     "histogram_grid": histogram_grid,
+    "layer_epochs": layer_epochs,
     "trajectories_2d": trajectories_2d,
 }
 
 _BAND = (
     f"line: mean over seeds; band: 95% bootstrap confidence interval of the mean "
-    f"(seaborn, {N_BOOT} resamples)"
+    f"(percentile bootstrap, {N_BOOT} resamples)"
 )
 
 
@@ -851,15 +949,7 @@ def _caption(kind: str, frame: pd.DataFrame, options: dict) -> str:
 
 def _kind_caption(kind: str, frame: pd.DataFrame, options: dict) -> str:
     metric = options.get("metric", "")
-    if kind == "learning_curves":
-        try:
-            n_lines = frame[resolve_column(frame, options.get("hue", "arm"), "hue")].nunique()
-        except PlotDataError:
-            n_lines = 1
-        n_epochs, n_band = frame["epoch"].nunique(), band_points(n_lines)
-        thinned = f" (band at {n_band} of {n_epochs} epochs)" if n_epochs > n_band else ""
-        return f"{_BAND}{thinned}; {_seed_counts(frame, metric)}."
-    if kind == "sweep":
+    if kind in ("learning_curves", "sweep"):
         return f"{_BAND}; {_seed_counts(frame, metric)}."
     if kind == "per_layer":
         return f"{_BAND}; one point per layer at the chosen epoch; log scale."
@@ -872,12 +962,18 @@ def _kind_caption(kind: str, frame: pd.DataFrame, options: dict) -> str:
         return "Cell: mean over seeds; n = number of seeds averaged; blank = no trial."
     if kind == "histogram_grid":
         return "Rows: layers; columns: arms; counts summed over seeds and normalised per panel."
+    if kind == "layer_epochs":
+        scale = "log10 colour scale" if options.get("log_color") else "linear colour scale"
+        return (
+            "One panel per arm; rows: layers (1 = next to the input), columns: epochs "
+            f"(0 = at initialization); cell: mean over seeds; one {scale} shared by all panels."
+        )
     return "One path per trial (first seed bold); dot: start, star: end; grey: loss contours."
 
 
-def _one_stage(runs: StudyRuns, stage: str) -> StudyRuns:
-    """``runs`` with only the trials (and their epochs and artifacts) of ``stage``."""
-    trials = runs.trials[runs.trials["stage"] == stage]
+def _some_stages(runs: StudyRuns, stages: Sequence[str]) -> StudyRuns:
+    """``runs`` with only the trials (and their epochs and artifacts) of ``stages``."""
+    trials = runs.trials[runs.trials["stage"].isin(list(stages))]
     keep = set(trials["run_id"])
     return dataclasses.replace(
         runs,
@@ -895,7 +991,8 @@ def draw_plot(runs: StudyRuns, spec: dict, palette: dict | None = None) -> PlotO
     runs : StudyRuns
     spec : dict
         ``{"kind": str, "title": str, "options": dict}`` (see :func:`plot_specs`); the
-        option ``stage`` (any kind) restricts the plot to that stage's trials.
+        option ``stage`` (any kind; a stage name or a list of them) restricts the plot to
+        those stages' trials.
     palette : dict, optional
         Colour per arm.
 
@@ -909,10 +1006,15 @@ def draw_plot(runs: StudyRuns, spec: dict, palette: dict | None = None) -> PlotO
     stage = options.pop("stage", None)
     if stage is not None:
         stages = sorted(set(runs.trials["stage"])) if "stage" in runs.trials else []
-        if stage not in stages:
-            message = f"no trial of stage {stage!r}; valid choices: {', '.join(map(str, stages))}"
+        wanted = [stage] if isinstance(stage, str) else list(stage)
+        absent = [s for s in wanted if s not in stages]
+        if absent or not wanted:
+            message = (
+                f"no trial of stage {', '.join(map(repr, absent or wanted))}; "
+                f"valid choices: {', '.join(map(str, stages))}"
+            )
             return PlotOutput(kind, title, None, "", message)
-        runs = _one_stage(runs, stage)
+        runs = _some_stages(runs, wanted)
     if kind not in PLOT_KINDS:
         message = f"unknown plot kind {kind!r}; valid choices: {', '.join(sorted(PLOT_KINDS))}"
         return PlotOutput(kind, title, None, "", message)
@@ -944,6 +1046,9 @@ def draw_plot(runs: StudyRuns, spec: dict, palette: dict | None = None) -> PlotO
         extra["palette"] = palette
     elif kind == "histogram_grid":
         frame = runs.artifacts
+        extra["arms"] = list(palette or {})
+    elif kind == "layer_epochs":
+        frame = runs.history
         extra["arms"] = list(palette or {})
     else:
         frame = runs.artifacts

@@ -205,6 +205,10 @@ def run_study(
     """
     wall_start = time.perf_counter()
     runner = make_executor(executor, jobs, scheduler)
+    warm_up = getattr(runner, "warm_up", None)
+    if warm_up is not None:
+        # Workers start (and import the trial code) while the driver opens the store.
+        warm_up(sorted({study.stage_trial(s).__module__ for s in study.stages}))
     tracker = Tracker(tracking_uri)
     code = code_version()
     command = command or default_command(

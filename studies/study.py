@@ -66,6 +66,7 @@ PLOT_KINDS = (
     "heatmap",
     "per_layer",
     "histogram_grid",
+    "layer_epochs",
     "trajectories_2d",
 )
 NESTINGS = ("arm", "stage")

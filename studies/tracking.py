@@ -42,13 +42,14 @@ from mlflow.exceptions import MlflowException  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
+from studies.mlflow_bulk import write_metrics  # noqa: E402
+
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PARENT_TAG = "mlflow.parentRunId"
 NOTE_TAG = "mlflow.note.content"
-# MLflow's log_batch limits per request.
-MAX_METRICS = 1000
+# MLflow's log_batch limits per request (metrics: see studies.mlflow_bulk).
 MAX_PARAMS = 100
 MAX_TAGS = 100
 MAX_TAG_VALUE = 8000
@@ -389,18 +390,20 @@ class Tracker:
         params: Mapping[str, str] | None = None,
         tags: Mapping[str, Any] | None = None,
     ) -> None:
-        """Log metrics ``(key, value, step)``, params and tags in as few ``log_batch`` calls as
-        MLflow's limits allow (≤ 1000 metrics, ≤ 100 params, ≤ 100 tags per call)."""
+        """Log metrics ``(key, value, step)``, params and tags in few calls: params and tags
+        in as few ``log_batch`` calls as MLflow's limits allow (≤ 100 params, ≤ 100 tags per
+        call), metrics through :func:`studies.mlflow_bulk.write_metrics` (bulk inserts on a
+        SQL store, ``log_batch`` calls of ≤ 1000 metrics otherwise)."""
         ts = now_ms()
         metric_list = [Metric(k, float(v), ts, int(s)) for k, v, s in metrics]
         param_list = [Param(k, _clip(str(v), MAX_PARAM_VALUE)) for k, v in (params or {}).items()]
         tag_list = [RunTag(k, _tag_value(v)) for k, v in (tags or {}).items()]
-        while metric_list or param_list or tag_list:
+        while param_list or tag_list:
             p, param_list = param_list[:MAX_PARAMS], param_list[MAX_PARAMS:]
             t, tag_list = tag_list[:MAX_TAGS], tag_list[MAX_TAGS:]
-            room = MAX_METRICS - len(p) - len(t)
-            m, metric_list = metric_list[:room], metric_list[room:]
-            self.call(self.client.log_batch, run_id, metrics=m, params=p, tags=t)
+            self.call(self.client.log_batch, run_id, metrics=[], params=p, tags=t)
+        if metric_list:
+            self.call(write_metrics, self.client, run_id, metric_list)
 
     def log_artifacts(self, run_id: str, artifacts: Mapping[str, Any], *, prefix: str = "") -> None:
         """Write small artifacts: dict/list as ``<name>.json``, str as text, bytes verbatim."""

@@ -110,6 +110,9 @@ def test_histograms_count_every_value(rng):
     hists = fixed.histograms()
     assert [d["layer"] for d in hists] == [1, 2]
     assert isinstance(hists[0]["counts"], list) and sum(hists[0]["counts"]) <= 20 * 7
+    bare = diagnostics.analyze(model, losses.CrossEntropyLoss(), X, y, bins=None)
+    assert bare.histograms() == [] and all(s.hist_counts is None for s in bare.activations)
+    assert bare.as_metrics() == fixed.as_metrics()
 
 
 def test_layer_numbering_and_metric_keys(rng):

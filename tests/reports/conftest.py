@@ -131,6 +131,11 @@ def make_study(
             "options": {"prefix": "grad_norm/layer_", "epoch": 0},
         },
         {"kind": "histogram_grid", "title": "Activations", "options": {"artifact": "activations"}},
+        {
+            "kind": "layer_epochs",
+            "title": "Gradient norm per layer over training",
+            "options": {"prefix": "grad_norm/layer_", "log_color": True},
+        },
         {"kind": "trajectories_2d", "title": "Paths", "options": {"artifact": "trajectory"}},
     ]
     claims = [

@@ -67,7 +67,7 @@ def test_learning_curves_mean_line_and_ci_band_per_arm(toy_runs):
     assert [t.get_text() for t in ax.get_legend().get_texts()] == arms
 
 
-def test_band_contains_the_mean_and_is_seaborn_bootstrap(toy_runs):
+def test_band_contains_the_mean_and_is_reproducible(toy_runs):
     one = toy_runs.history[toy_runs.history["arm"] == "relu-lr0.01"]
     fig = plots.learning_curves(one, metric="val_loss", hue=None)
     ax = fig.axes[0]
@@ -83,7 +83,23 @@ def test_band_contains_the_mean_and_is_seaborn_bootstrap(toy_runs):
     np.testing.assert_array_equal(vertices, band2.get_paths()[0].vertices)
 
 
-def test_band_is_thinned_but_line_is_not():
+def test_bootstrap_ci_matches_scipy_percentile_bootstrap():
+    from scipy import stats
+
+    values = np.array([0.31, 0.35, 0.29, 0.42, 0.38])
+    low, high = plots.bootstrap_ci(values)
+    ref = stats.bootstrap(
+        (values,), np.mean, n_resamples=50_000, method="percentile", random_state=0
+    ).confidence_interval
+    spread = values.max() - values.min()
+    assert low == pytest.approx(ref.low, abs=0.03 * spread)
+    assert high == pytest.approx(ref.high, abs=0.03 * spread)
+    assert plots.bootstrap_ci(values) == (low, high)  # seeded: the same band every build
+    assert plots.bootstrap_ci([0.5]) == (0.5, 0.5)
+    assert plots.bootstrap_ci([2.0, 2.0, 2.0]) == (2.0, 2.0)
+
+
+def test_line_and_band_at_every_epoch():
     rng = np.random.default_rng(0)
     epochs = np.arange(200)
     frame = pd.DataFrame(
@@ -97,17 +113,17 @@ def test_band_is_thinned_but_line_is_not():
     ax = plots.learning_curves(frame, metric="m").axes[0]
     lines = _drawn_lines(ax)
     assert len(lines) == 3 and all(len(line.get_xdata()) == len(epochs) for line in lines)
-    band = next(c for c in ax.collections if isinstance(c, PolyCollection))
-    xs = np.unique(band.get_paths()[0].vertices[:, 0])
-    assert len(xs) == plots.band_points(3)
-    assert xs.min() == 0 and xs.max() == 199
-
-
-def test_thin_keeps_first_and_last():
-    frame = pd.DataFrame({"x": np.arange(100)})
-    kept = plots._thin(frame, "x", 7)["x"].to_numpy()
-    assert len(kept) == 7 and kept[0] == 0 and kept[-1] == 99
-    assert len(plots._thin(frame, "x", 500)) == 100
+    bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    assert len(bands) == 3
+    for band in bands:
+        xs = np.unique(band.get_paths()[0].vertices[:, 0])
+        np.testing.assert_array_equal(xs, epochs)
+    # The band at one epoch is bootstrap_ci of that epoch's seeds.
+    one = frame[(frame["arm"] == "a0") & (frame["epoch"] == 17)]["m"]
+    low, high = plots.bootstrap_ci(one.to_numpy())
+    vertices = bands[0].get_paths()[0].vertices
+    ys = vertices[np.isclose(vertices[:, 0], 17), 1]
+    assert ys.min() == pytest.approx(low) and ys.max() == pytest.approx(high)
 
 
 def test_final_metric_one_box_row_per_arm_and_status_legend(toy_runs):
@@ -173,6 +189,54 @@ def test_histogram_grid_layers_by_arms(toy_runs):
     ]
 
 
+def _layer_epoch_history(log_values: bool = False) -> pd.DataFrame:
+    """Arms a, b; seeds 0, 1; epochs 0-3; layers 1-3 with value
+    layer / 10 + epoch / 100 + seed / 50 (+ 0.5 for arm b); epoch 2 measures no layer."""
+    rows = []
+    for arm, shift in (("a", 0.0), ("b", 0.5)):
+        for seed in (0, 1):
+            for epoch in range(4):
+                row = {"arm": arm, "run_id": f"{arm}{seed}", "seed": seed, "epoch": epoch}
+                for layer in (1, 2, 3):
+                    value = layer / 10 + epoch / 100 + seed / 50 + shift
+                    row[f"dead/layer_{layer}"] = np.nan if epoch == 2 else value
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_layer_epochs_cells_are_seed_means_by_layer_and_epoch():
+    fig = plots.layer_epochs(_layer_epoch_history(), prefix="dead/layer_", arms=["b", "a"])
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == ["b", "a"]
+    for ax, shift in zip(panels, (0.5, 0.0), strict=True):
+        cells = np.asarray(ax.collections[0].get_array()).reshape(3, 3)
+        epochs = np.array([0, 1, 3])
+        expected = np.arange(1, 4)[:, None] / 10 + epochs[None, :] / 100 + 0.01 + shift
+        np.testing.assert_allclose(cells, expected, rtol=1e-6)
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "1", "3"]
+        clim = ax.collections[0].get_clim()
+        assert clim == pytest.approx((0.11, 0.84))
+
+
+def test_layer_epochs_log_colour_and_fixed_scale():
+    history = _layer_epoch_history()
+    fig = plots.layer_epochs(history, prefix="dead/layer_", log_color=True, vmin=-2, vmax=0)
+    ax = [ax for ax in fig.axes if ax.get_title() == "a"][0]
+    cells = np.asarray(ax.collections[0].get_array()).reshape(3, 3)
+    assert cells[0, 0] == pytest.approx(np.mean(np.log10([0.1, 0.12])))
+    assert ax.collections[0].get_clim() == (-2, 0)
+    assert "log10 dead" in fig.axes[-1].get_ylabel()
+
+
+def test_layer_epochs_says_what_is_missing():
+    history = _layer_epoch_history()
+    with pytest.raises(PlotDataError, match="grad_norm/layer_"):
+        plots.layer_epochs(history, prefix="grad_norm/layer_")
+    history[[f"dead/layer_{k}" for k in (1, 2, 3)]] = -1.0
+    with pytest.raises(PlotDataError, match="no positive value"):
+        plots.layer_epochs(history, prefix="dead/layer_", log_color=True)
+
+
 def test_histogram_grid_rejects_a_bad_artifact():
     bad = pd.DataFrame([{"run_id": "1", "arm": "a", "seed": 0, "name": "h", "content": [1, 2]}])
     with pytest.raises(PlotDataError, match="edges"):
@@ -220,6 +284,26 @@ def test_stage_option_restricts_the_trials(toy_runs):
     assert out.error == ""
     out = draw_plot(toy_runs, _spec("final_metric", metric="test_acc", stage="tune"))
     assert "no trial of stage 'tune'; valid choices: main" in out.error
+
+
+def test_stage_option_takes_a_list_of_stages(toy_runs):
+    import dataclasses
+
+    first = arm_order(toy_runs)[0]
+    stage = np.where(toy_runs.trials["arm"] == first, "other", "main")
+    runs = dataclasses.replace(toy_runs, trials=toy_runs.trials.assign(stage=stage))
+
+    def arms_drawn(stages) -> set[str]:
+        out = draw_plot(runs, _spec("final_metric", metric="test_acc", stage=stages))
+        assert out.error == ""
+        return {t.get_text() for t in out.figure.axes[0].get_yticklabels()}
+
+    everything = set(toy_runs.trials["arm"])
+    assert arms_drawn(["main"]) == everything - {first}
+    assert arms_drawn(["other"]) == {first}
+    assert arms_drawn(["main", "other"]) == everything
+    out = draw_plot(runs, _spec("final_metric", metric="test_acc", stage=["main", "tune"]))
+    assert "no trial of stage 'tune'; valid choices: main, other" in out.error
 
 
 def test_sweep_accepts_a_per_epoch_metric_via_its_last_value(toy_runs):

@@ -16,5 +16,6 @@ def check_plots(study) -> None:
         builder = plots.PLOT_KINDS[plot.kind]
         accepted = set(inspect.signature(builder).parameters) - {"title", "palette", "arms"}
         options = dict(plot.options)
-        assert options.pop("stage", next(iter(stages))) in stages
+        wanted = options.pop("stage", next(iter(stages)))
+        assert ({wanted} if isinstance(wanted, str) else set(wanted)) <= stages, plot.title
         assert set(options) <= accepted, (plot.title, set(options) - accepted)

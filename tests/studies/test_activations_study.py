@@ -76,15 +76,20 @@ def check_quick_run(study: Study, store: str, summary_keys: tuple[str, ...]):
 def test_definition_is_registered_and_valid():
     study = registry.load_study("activations")
     assert study is act.STUDY
-    assert [s.name for s in study.stages] == ["suited", "common", "learning_rate"]
+    assert [s.name for s in study.stages] == ["suited", "common", "learning_rate", "digits"]
     names = [name for s in study.stages for name in s.arms]
-    assert len(names) == len(set(names)) == 2 * len(act.ACTIVATIONS) + 2
+    assert len(names) == len(set(names)) == 3 * len(act.ACTIVATIONS) + 2 + 2
     for stage in study.stages:
         for name, arm in study.stage_arms(stage, pd.DataFrame(), quick=False).items():
             config = deep_merge(study.base_config, arm.overrides)
             assert config["model"]["activation"] in act.ACTIVATIONS, name
+            dataset = "digits" if stage.name == "digits" else "mnist1d"
+            assert config["data"]["name"] == dataset, name
+            target = act.DIGITS_TARGET_ACC if dataset == "digits" else act.TARGET_ACC
+            assert config["train"]["target_acc"] == target, name
             if stage.name != "learning_rate":
-                assert set(arm.factors) == {"activation", "init"}
+                assert arm.factors["data"] == dataset
+                assert set(arm.factors) == {"activation", "init", "data"}
                 init_name, init_args = (
                     act.SUITED_INIT[arm.factors["activation"]]
                     if arm.factors["init"] == "suited"
@@ -176,24 +181,39 @@ NO_HISTORY = pd.DataFrame(columns=["stage", "arm", "seed", "epoch"])
         ([-2.5, -1.6, -2.4, -1.7, -2.0], [0.1, 0.0, -0.1, 0.05, 0.0], "inconclusive"),
     ],
 )
-def test_vanishing_gradient_claim(sigmoid, relu, verdict):
-    frame = summaries({"sigmoid/common": sigmoid, "relu/common": relu}, "grad_ratio_init_log10")
-    result = claim("vanishing_gradient_common_init")(frame, NO_HISTORY)
+@pytest.mark.parametrize(
+    ("claim_id", "suffix"),
+    [
+        ("vanishing_gradient_common_init", "/common"),
+        ("vanishing_gradient_suited_init", "/suited"),
+        ("vanishing_gradient_digits", "/common/digits"),
+    ],
+)
+def test_vanishing_gradient_claim(sigmoid, relu, verdict, claim_id, suffix):
+    frame = summaries({f"sigmoid{suffix}": sigmoid, f"relu{suffix}": relu}, "grad_ratio_init_log10")
+    result = claim(claim_id)(frame, NO_HISTORY)
     assert result.verdict == verdict
-    assert result.numbers["sigmoid/common.n"] == 5
+    assert result.numbers[f"sigmoid{suffix}.n"] == 5
 
 
-def test_relu_family_faster_claim():
-    fast = {f"{a}/suited": [3, 4, 3, 5, 4] for a in act.RELU_FAMILY}
-    frame = summaries({**fast, "sigmoid/suited": [math.inf] * 5}, "epochs_to_target")
-    result = claim("relu_family_trains_faster")(frame, NO_HISTORY)
+@pytest.mark.parametrize(
+    ("claim_id", "suffix"),
+    [
+        ("relu_family_trains_faster", "/suited"),
+        ("relu_family_trains_faster_digits", "/suited/digits"),
+    ],
+)
+def test_relu_family_faster_claim(claim_id, suffix):
+    fast = {f"{a}{suffix}": [3, 4, 3, 5, 4] for a in act.RELU_FAMILY}
+    frame = summaries({**fast, f"sigmoid{suffix}": [math.inf] * 5}, "epochs_to_target")
+    result = claim(claim_id)(frame, NO_HISTORY)
     assert result.verdict == "supported"
     assert result.numbers["mean_b"] == 13.0  # never reached: censored at epochs + 1
-    slow = {f"{a}/suited": [math.inf] * 5 for a in act.RELU_FAMILY}
-    frame = summaries({**slow, "sigmoid/suited": [3, 4, 3, 5, 4]}, "epochs_to_target")
-    assert claim("relu_family_trains_faster")(frame, NO_HISTORY).verdict == "not supported"
-    tied = summaries({**fast, "sigmoid/suited": [3, 4, 3, 5, 4]}, "epochs_to_target")
-    assert claim("relu_family_trains_faster")(tied, NO_HISTORY).verdict == "inconclusive"
+    slow = {f"{a}{suffix}": [math.inf] * 5 for a in act.RELU_FAMILY}
+    frame = summaries({**slow, f"sigmoid{suffix}": [3, 4, 3, 5, 4]}, "epochs_to_target")
+    assert claim(claim_id)(frame, NO_HISTORY).verdict == "not supported"
+    tied = summaries({**fast, f"sigmoid{suffix}": [3, 4, 3, 5, 4]}, "epochs_to_target")
+    assert claim(claim_id)(tied, NO_HISTORY).verdict == "inconclusive"
 
 
 @pytest.mark.parametrize(
