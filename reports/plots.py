@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import re
+import textwrap
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ CI_LEVEL = 95
 BOOT_SEED = 0
 N_BOOT = 1000
 FIG_SIZE = (7.0, 3.9)
+# Characters per line of an axes title (about the width of a 7-inch figure's axes).
+TITLE_CHARS = 48
 
 
 class PlotDataError(ValueError):
@@ -1057,4 +1060,14 @@ def draw_plot(runs: StudyRuns, spec: dict, palette: dict | None = None) -> PlotO
         figure = builder(frame, title=title, **options, **extra)
     except PlotDataError as exc:
         return PlotOutput(kind, title, None, "", str(exc))
+    _wrap_titles(figure)
     return PlotOutput(kind, title, figure, _caption(kind, frame, options))
+
+
+def _wrap_titles(figure: Figure) -> None:
+    """Break axes titles longer than :data:`TITLE_CHARS` over several lines: a title wider
+    than its axes (narrowed by a legend outside) would be cut at the figure's edge."""
+    for ax in figure.axes:
+        text = ax.get_title()
+        if len(text) > TITLE_CHARS:
+            ax.set_title(textwrap.fill(text, TITLE_CHARS))

@@ -389,3 +389,13 @@ def test_learning_curves_log_x_for_size_steps(toy_runs):
     assert ax.get_xscale() == "log" and ax.get_xlabel() == "training-set size m"
     # step 0 cannot sit on a log axis: it is dropped, the rest are drawn
     assert all(min(line.get_xdata()) > 0 for line in _drawn_lines(ax))
+
+
+def test_long_titles_are_wrapped_not_cut(toy_runs):
+    title = "Gradient norm per layer at initialization (common Xavier initializer)"
+    spec = {"kind": "final_metric", "title": title, "options": {"metric": "test_acc"}}
+    out = draw_plot(toy_runs, spec)
+    shown = out.figure.axes[0].get_title()
+    assert shown.replace("\n", " ") == title
+    assert max(len(line) for line in shown.splitlines()) <= plots.TITLE_CHARS
+    assert out.title == title
