@@ -124,8 +124,14 @@ def write_metrics(client: Any, run_id: str, metrics: Sequence[Any]) -> None:
     from mlflow.utils.validation import _validate_metric
 
     rows: dict[tuple, dict] = {}
+    checked: set[str] = set()
     for m in metrics:
-        _validate_metric(m.key, m.value, m.timestamp, m.step)
+        # MLflow's own check, once per key (the name is what costs); a later value of the
+        # key is checked again only if it, its step or its timestamp is not a plain number.
+        plain = type(m.value) in (float, int) and type(m.step) is int and type(m.timestamp) is int
+        if m.key not in checked or not plain:
+            _validate_metric(m.key, m.value, m.timestamp, m.step)
+            checked.add(m.key)
         is_nan, value = store.sanitize_metric_value(float(m.value))
         row = {
             "run_uuid": run_id,

@@ -347,16 +347,20 @@ class _Invocation:
             {**self.base_tags, "kind": "summary", "command": self.command},
         )
         self.open_runs.add(self.summary_id)
+        # Trial and parent hashes include the code version, so only runs tagged with this
+        # commit can match: the lookup does not grow with the runs of earlier commits.
+        same_code = f"tags.git_commit = '{self.code['git_commit']}'"
         if not self.force:
             for run in tracker.search(
-                self.experiment_id, "tags.kind = 'trial' and attributes.status = 'FINISHED'"
+                self.experiment_id,
+                f"tags.kind = 'trial' and attributes.status = 'FINISHED' and {same_code}",
             ):
                 h = run.data.tags.get("config_hash")
                 current = self.finished.get(h)
                 if h and (current is None or run.info.start_time > current.info.start_time):
                     self.finished[h] = run
-        parents = tracker.search(self.experiment_id, "tags.kind = 'arm'")
-        parents += tracker.search(self.experiment_id, "tags.kind = 'stage'")
+        parents = tracker.search(self.experiment_id, f"tags.kind = 'arm' and {same_code}")
+        parents += tracker.search(self.experiment_id, f"tags.kind = 'stage' and {same_code}")
         for run in parents:
             h = run.data.tags.get("parent_hash")
             current = self.parents.get(h)

@@ -89,6 +89,8 @@ def test_a_repeated_batch_falls_back_to_log_batch(client):
 
 def test_mlflow_rejections_are_kept(client):
     reference, bulk = _two_runs(client)
+    with pytest.raises(MlflowException):  # a bad value after a good one of the same key
+        write_metrics(client, bulk, [Metric("ok", 1.0, 1, 0), Metric("ok", "x", 1, 1)])
     bad = [Metric("../escape", 1.0, 1, 0)]
     with pytest.raises(MlflowException):
         client.log_batch(reference, metrics=bad)
