@@ -140,6 +140,33 @@ def _new_figure(size: tuple[float, float] = FIG_SIZE) -> tuple[Figure, plt.Axes]
     return fig, fig.add_subplot()
 
 
+def _panel_grid(
+    size: tuple[float, float],
+    shape: tuple[int, int],
+    margins: tuple[float, float, float],
+    *,
+    title: str,
+    **share: str | bool,
+) -> tuple[Figure, np.ndarray]:
+    """A figure of ``shape`` (rows, columns) panels with fixed margins: ``margins`` are the
+    left, right and bottom margins in inches; the top leaves room for ``title``.
+
+    Fixed margins, because constrained layout costs seconds on a grid of dozens of panels.
+    """
+    width, height = size
+    left, right, bottom = margins
+    fig = Figure(figsize=size)
+    fig.subplots_adjust(
+        left=left / width,
+        right=1 - right / width,
+        bottom=bottom / height,
+        top=1 - (0.75 if title else 0.45) / height,
+        wspace=0.15,
+        hspace=0.45,
+    )
+    return fig, fig.subplots(*shape, squeeze=False, **share)
+
+
 def _place_legend(ax: plt.Axes, title: str | None = None) -> None:
     if ax.get_legend() is None:
         return
@@ -501,7 +528,9 @@ def per_layer(
         ax, long, x="layer", y="value", hue=hue_col, order=order, colors=colors, marker="o"
     )
     ax.set_yscale("log")
-    ax.set_xticks(sorted(long["layer"].unique()))
+    layers = sorted(long["layer"].unique())
+    # Every layer up to a dozen; beyond that every k-th, so the labels do not overlap.
+    ax.set_xticks(layers[:: max(1, -(-len(layers) // 12))])
     suffix = f" ({epoch_text})" if epoch_text else ""
     name = re.sub(r"[/_.]?layers?[_.]?$", "", prefix) or prefix
     ax.set(xlabel="layer index", ylabel=name + suffix, title=title)
@@ -569,16 +598,9 @@ def layer_epochs(
     panel_w = min(3.4, 1.2 + 0.12 * n_epochs)
     panel_h = min(3.2, 0.9 + 0.16 * len(columns))
     width, height = min(14.0, 1.6 + panel_w * n_cols), 0.9 + panel_h * n_rows
-    fig = Figure(figsize=(width, height))
-    fig.subplots_adjust(
-        left=0.55 / width,
-        right=1 - 1.05 / width,
-        bottom=0.45 / height,
-        top=1 - (0.75 if title else 0.45) / height,
-        wspace=0.15,
-        hspace=0.45,
+    fig, axes = _panel_grid(
+        (width, height), (n_rows, n_cols), (0.55, 1.05, 0.45), title=title, sharey=True
     )
-    axes = fig.subplots(n_rows, n_cols, squeeze=False, sharey=True)
     mesh = None
     for i, ax in enumerate(axes.flat):
         if i >= len(order):
@@ -676,17 +698,9 @@ def histogram_grid(
         )
     n_rows, n_cols = len(layer_names), len(order)
     width, height = min(14.0, 1.2 + 2.3 * n_cols), min(18.0, 0.8 + 1.35 * n_rows)
-    fig = Figure(figsize=(width, height))
-    # Fixed margins: constrained layout costs seconds on a grid of dozens of panels.
-    fig.subplots_adjust(
-        left=0.5 / width,
-        right=1 - 0.1 / width,
-        bottom=0.35 / height,
-        top=1 - (0.75 if title else 0.45) / height,
-        wspace=0.12,
-        hspace=0.45,
+    fig, axes = _panel_grid(
+        (width, height), (n_rows, n_cols), (0.5, 0.1, 0.35), title=title, sharex="row"
     )
-    axes = fig.subplots(n_rows, n_cols, squeeze=False, sharex="row")
     for r, layer in enumerate(layer_names):
         for c, arm in enumerate(order):
             ax = axes[r][c]

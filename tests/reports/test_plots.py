@@ -180,6 +180,17 @@ def test_per_layer_from_per_trial_summaries():
     assert ax.get_ylabel() == "w"
 
 
+def test_per_layer_ticks_stay_readable_on_deep_nets():
+    trials = pd.DataFrame(
+        [
+            {"arm": "a", "run_id": str(s)} | {f"g/layer_{k}": 1.0 + k for k in range(1, 31)}
+            for s in range(2)
+        ]
+    )
+    ticks = list(plots.per_layer(trials, prefix="g/layer_").axes[0].get_xticks())
+    assert ticks == list(range(1, 31, 3))
+
+
 def test_histogram_grid_layers_by_arms(toy_runs):
     fig = plots.histogram_grid(toy_runs.artifacts, artifact="activations", arms=arm_order(toy_runs))
     n_arms = toy_runs.artifacts["arm"].nunique()
