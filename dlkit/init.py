@@ -249,10 +249,7 @@ def xavier_uniform(
     ndarray, shape ``shape``, float32
     """
     shape = _shape(shape)
-    fan_in, fan_out = fan_in_and_fan_out(shape)
-    if fan_in + fan_out == 0:
-        raise ValueError(f"cannot initialize a weight of shape {shape}: fan_in + fan_out is 0")
-    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    bound = gain * math.sqrt(6.0 / _fan_sum(shape))
     return _uniform(shape, _check_rng(rng), bound)
 
 
@@ -268,11 +265,16 @@ def xavier_normal(
     ndarray, shape ``shape``, float32
     """
     shape = _shape(shape)
+    std = gain * math.sqrt(2.0 / _fan_sum(shape))
+    return _normal(shape, _check_rng(rng), 0.0, std)
+
+
+def _fan_sum(shape: tuple[int, ...]) -> int:
+    """``fan_in + fan_out`` of a weight shape (Xavier's denominator); 0 is an error."""
     fan_in, fan_out = fan_in_and_fan_out(shape)
     if fan_in + fan_out == 0:
         raise ValueError(f"cannot initialize a weight of shape {shape}: fan_in + fan_out is 0")
-    std = gain * math.sqrt(2.0 / (fan_in + fan_out))
-    return _normal(shape, _check_rng(rng), 0.0, std)
+    return fan_in + fan_out
 
 
 def _kaiming_std(shape: tuple[int, ...], a: float, mode: str, nonlinearity: str) -> float:

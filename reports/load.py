@@ -34,7 +34,7 @@ from mlflow.artifacts import download_artifacts  # noqa: E402
 from mlflow.entities import ViewType  # noqa: E402
 from mlflow.exceptions import MlflowException  # noqa: E402
 
-from studies.mlflow_bulk import metric_histories  # noqa: E402
+from studies.mlflow_bulk import metric_histories, search_all_runs  # noqa: E402
 from studies.tracking import default_tracking_uri, restore_inf  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -61,7 +61,6 @@ TRIAL_ID_COLUMNS = (
 CONFIG_PREFIX = "config."
 FACTOR_PREFIX = "factor."
 
-_SEARCH_PAGE = 1000
 #: Run ids per ``attributes.run_id IN (...)`` query.
 _ID_CHUNK = 200
 PARENT_TAG = "mlflow.parentRunId"
@@ -161,13 +160,13 @@ def load_runs(study_name: str, tracking_uri: str | None = None) -> StudyRuns:
         )
     exp_id = experiment.experiment_id
     summary_run, study, claims, listed = _read_summary(
-        _search_runs(client, exp_id, "tags.kind = 'summary'")
+        search_all_runs(client, exp_id, "tags.kind = 'summary'")
     )
     stages = {name: arm["stage"] for name, arm in declared_arms(study).items()}
     if listed is None:
         # No list of the invocation's trials: read the whole experiment and pick per trial.
         by_kind: dict[str, list] = {"arm": [], "trial": []}
-        for run in _search_runs(client, exp_id):
+        for run in search_all_runs(client, exp_id):
             kind = run.data.tags.get("kind")
             if kind in by_kind:
                 by_kind[kind].append(run)
@@ -232,23 +231,6 @@ def log_report(runs: StudyRuns, html_path: Path) -> bool:
     return True
 
 
-def _search_runs(client: MlflowClient, experiment_id: str, filter_string: str = "") -> list:
-    """Every active run of the experiment that matches ``filter_string``, all pages."""
-    runs, token = [], None
-    while True:
-        page = client.search_runs(
-            [experiment_id],
-            filter_string,
-            run_view_type=ViewType.ACTIVE_ONLY,
-            max_results=_SEARCH_PAGE,
-            page_token=token,
-        )
-        runs.extend(page)
-        token = page.token
-        if not token:
-            return runs
-
-
 def _runs_by_id(client: MlflowClient, experiment_id: str, run_ids: list[str]) -> list:
     """The active runs among ``run_ids`` (ids not in the store are left out), in chunks of
     :data:`_ID_CHUNK` ids per query."""
@@ -256,7 +238,7 @@ def _runs_by_id(client: MlflowClient, experiment_id: str, run_ids: list[str]) ->
     ids = [i for i in dict.fromkeys(run_ids) if i.isalnum()]
     for start in range(0, len(ids), _ID_CHUNK):
         quoted = ", ".join(f"'{i}'" for i in ids[start : start + _ID_CHUNK])
-        runs += _search_runs(client, experiment_id, f"attributes.run_id IN ({quoted})")
+        runs += search_all_runs(client, experiment_id, f"attributes.run_id IN ({quoted})")
     return runs
 
 

@@ -456,6 +456,11 @@ def heatmap(trials: pd.DataFrame, *, row: str, col: str, metric: str, title: str
     return fig
 
 
+def _stat_name(prefix: str) -> str:
+    """The statistic a per-layer prefix names: ``"grad_norm/layer_"`` -> ``"grad_norm"``."""
+    return re.sub(r"[/_.]?layers?[_.]?$", "", prefix) or prefix
+
+
 def _layer_columns(frame: pd.DataFrame, prefix: str) -> list[tuple[str, int]]:
     """Columns ``<prefix><index>`` as (column, layer index), in index order."""
     found = []
@@ -532,8 +537,7 @@ def per_layer(
     # Every layer up to a dozen; beyond that every k-th, so the labels do not overlap.
     ax.set_xticks(layers[:: max(1, -(-len(layers) // 12))])
     suffix = f" ({epoch_text})" if epoch_text else ""
-    name = re.sub(r"[/_.]?layers?[_.]?$", "", prefix) or prefix
-    ax.set(xlabel="layer index", ylabel=name + suffix, title=title)
+    ax.set(xlabel="layer index", ylabel=_stat_name(prefix) + suffix, title=title)
     ax.grid(alpha=0.3, which="both")
     _place_legend(ax, "arm")
     return fig
@@ -616,7 +620,7 @@ def layer_epochs(
         ax.set(xlabel="epoch" if i // n_cols == n_rows - 1 else "", ylabel="")
         if i % n_cols == 0:
             ax.set_ylabel("layer", fontsize=8)
-    name = re.sub(r"[/_.]?layers?[_.]?$", "", prefix) or prefix
+    name = _stat_name(prefix)
     label = f"log10 {name}" if log_color else name
     cax = fig.add_axes((1 - 0.8 / width, 0.45 / height, 0.15 / width, 1 - 1.2 / height))
     fig.colorbar(mesh, cax=cax, label=f"{label} (mean over seeds)")

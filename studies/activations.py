@@ -34,7 +34,13 @@ import numpy as np
 
 from dlkit import data, diagnostics, losses, nn, optim, train
 from dlkit import init as initializers
-from studies.claims import compare_paired, mean_threshold, paired_gap, paired_samples
+from studies.claims import (
+    all_of,
+    compare_paired,
+    mean_threshold,
+    paired_gap,
+    paired_samples,
+)
 from studies.study import Arm, Claim, ClaimResult, Plot, Stage, Study, TrialResult
 
 #: Activations compared, by their ``nn.activation`` names.
@@ -305,24 +311,6 @@ def result_status(history: train.History) -> dict[str, Any]:
     return {"status": "ok", "diverged_epoch": None}
 
 
-def all_of(parts: Sequence[tuple[str, ClaimResult]], statistic: str) -> ClaimResult:
-    """Join sub-results of a claim that has several conditions.
-
-    Supported when every part is, not supported when any part is not, inconclusive
-    otherwise. Numbers are prefixed with the part's name (``"sigmoid.mean"``).
-    """
-    verdicts = [r.verdict for _, r in parts]
-    if all(v == "supported" for v in verdicts):
-        verdict = "supported"
-    elif "not supported" in verdicts:
-        verdict = "not supported"
-    else:
-        verdict = "inconclusive"
-    numbers = {f"{name}.{k}": float(v) for name, r in parts for k, v in r.numbers.items()}
-    detail = "; ".join(f"{name}: {r.verdict} ({r.detail})" for name, r in parts)
-    return ClaimResult(verdict, statistic, numbers, detail)
-
-
 # ------------------------------------------------------------------ this study
 
 
@@ -386,6 +374,37 @@ def family_faster(
     return evaluate
 
 
+def vanishing_gradient_claim(claim_id: str, text: str, suffix: str) -> Claim:
+    """The claim "sigmoid``suffix``'s layer-1 / last-layer gradient-norm ratio at
+    initialization is below 1e-2 while relu``suffix``'s is at least 0.1"."""
+    return Claim(
+        id=claim_id,
+        text=text,
+        statistic="log10 of the ratio per seed; 95% t-interval of the mean: sigmoid's "
+        "below -2 and ReLU's above -1",
+        evaluate=ratio_thresholds(
+            "grad_ratio_init_log10", f"sigmoid{suffix}", f"relu{suffix}", below=-2, above=-1
+        ),
+    )
+
+
+def relu_faster_claim(claim_id: str, text: str, suffix: str) -> Claim:
+    """The claim "the ReLU-family arms ``<activation>suffix`` reach the target in fewer
+    epochs than sigmoid``suffix``"."""
+    return Claim(
+        id=claim_id,
+        text=text,
+        statistic="per seed, the ReLU-family arms' mean epochs to target vs sigmoid's; "
+        "one-sided Wilcoxon signed-rank across seeds (never reached = epochs + 1)",
+        evaluate=family_faster(
+            "epochs_to_target",
+            [f"{a}{suffix}" for a in RELU_FAMILY],
+            f"sigmoid{suffix}",
+            label="ReLU-family",
+        ),
+    )
+
+
 def _arm(activation: str, factor: str, dataset: str = "mnist1d") -> tuple[str, Arm]:
     name, args = SUITED_INIT[activation] if factor == "suited" else COMMON_INIT
     model: dict[str, Any] = {"activation": activation, "init": name}
@@ -435,70 +454,40 @@ STUDY = Study(
     ],
     quick={"train": {"epochs": 3}},
     claims=[
-        Claim(
-            id="vanishing_gradient_common_init",
-            text="At initialization, with one common initializer (Xavier uniform), the "
-            "sigmoid net's layer-1 / last-layer gradient-norm ratio is below 1e-2 while the "
-            "ReLU net's is at least 0.1 (the logistic derivative is at most 1/4 per layer).",
-            statistic="log10 of the ratio per seed; 95% t-interval of the mean: sigmoid's "
-            "below -2 and ReLU's above -1",
-            evaluate=ratio_thresholds(
-                "grad_ratio_init_log10", "sigmoid/common", "relu/common", below=-2, above=-1
-            ),
+        vanishing_gradient_claim(
+            "vanishing_gradient_common_init",
+            "At initialization, with one common initializer (Xavier uniform), the sigmoid "
+            "net's layer-1 / last-layer gradient-norm ratio is below 1e-2 while the ReLU net's "
+            "is at least 0.1 (the logistic derivative is at most 1/4 per layer).",
+            "/common",
         ),
-        Claim(
-            id="vanishing_gradient_suited_init",
-            text="The same holds when each activation gets the initializer that suits it "
-            "(Xavier x4 for the sigmoid, Kaiming for ReLU): sigmoid's ratio below 1e-2, "
-            "ReLU's at least 0.1.",
-            statistic="log10 of the ratio per seed; 95% t-interval of the mean: sigmoid's "
-            "below -2 and ReLU's above -1",
-            evaluate=ratio_thresholds(
-                "grad_ratio_init_log10", "sigmoid/suited", "relu/suited", below=-2, above=-1
-            ),
+        vanishing_gradient_claim(
+            "vanishing_gradient_suited_init",
+            "The same holds when each activation gets the initializer that suits it (Xavier "
+            "x4 for the sigmoid, Kaiming for ReLU): sigmoid's ratio below 1e-2, ReLU's at "
+            "least 0.1.",
+            "/suited",
         ),
-        Claim(
-            id="relu_family_trains_faster",
-            text=f"ReLU-family nets (ReLU, LeakyReLU, PReLU, ELU), each with its suited "
-            f"initializer, reach {TARGET_ACC:.0%} validation accuracy in fewer epochs than "
-            "the sigmoid net with its suited initializer.",
-            statistic="per seed, the ReLU-family arms' mean epochs to target vs sigmoid's; "
-            "one-sided Wilcoxon signed-rank across seeds (never reached = epochs + 1)",
-            evaluate=family_faster(
-                "epochs_to_target",
-                [f"{a}/suited" for a in RELU_FAMILY],
-                "sigmoid/suited",
-                label="ReLU-family",
-            ),
+        relu_faster_claim(
+            "relu_family_trains_faster",
+            f"ReLU-family nets (ReLU, LeakyReLU, PReLU, ELU), each with its suited "
+            f"initializer, reach {TARGET_ACC:.0%} validation accuracy in fewer epochs than the "
+            "sigmoid net with its suited initializer.",
+            "/suited",
         ),
-        Claim(
-            id="vanishing_gradient_digits",
-            text="On the second data set (digits), with the common initializer, the sigmoid "
-            "net's layer-1 / last-layer gradient-norm ratio at initialization is again below "
-            "1e-2 while the ReLU net's is at least 0.1.",
-            statistic="log10 of the ratio per seed; 95% t-interval of the mean: sigmoid's "
-            "below -2 and ReLU's above -1",
-            evaluate=ratio_thresholds(
-                "grad_ratio_init_log10",
-                "sigmoid/common/digits",
-                "relu/common/digits",
-                below=-2,
-                above=-1,
-            ),
+        vanishing_gradient_claim(
+            "vanishing_gradient_digits",
+            "On the second data set (digits), with the common initializer, the sigmoid net's "
+            "layer-1 / last-layer gradient-norm ratio at initialization is again below 1e-2 "
+            "while the ReLU net's is at least 0.1.",
+            "/common/digits",
         ),
-        Claim(
-            id="relu_family_trains_faster_digits",
-            text=f"On digits too, the ReLU-family nets with their suited initializers reach "
+        relu_faster_claim(
+            "relu_family_trains_faster_digits",
+            f"On digits too, the ReLU-family nets with their suited initializers reach "
             f"{DIGITS_TARGET_ACC:.0%} validation accuracy in fewer epochs than the sigmoid "
             "net with its suited initializer.",
-            statistic="per seed, the ReLU-family arms' mean epochs to target vs sigmoid's; "
-            "one-sided Wilcoxon signed-rank across seeds (never reached = epochs + 1)",
-            evaluate=family_faster(
-                "epochs_to_target",
-                [f"{a}/suited/digits" for a in RELU_FAMILY],
-                "sigmoid/suited/digits",
-                label="ReLU-family",
-            ),
+            "/suited/digits",
         ),
         Claim(
             id="dying_relu_high_lr",

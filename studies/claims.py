@@ -25,7 +25,7 @@ Each builder (:func:`paired_comparison`, :func:`paired_columns`, :func:`paired_e
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -36,6 +36,7 @@ from studies.study import ClaimResult
 
 __all__ = [
     "BOOTSTRAP_SEED",
+    "all_of",
     "bootstrap_ci",
     "cohens_d",
     "compare_paired",
@@ -48,6 +49,7 @@ __all__ = [
     "paired_equivalence",
     "paired_p_value",
     "paired_samples",
+    "joint_verdict",
     "usable_rows",
     "t_interval",
 ]
@@ -59,6 +61,28 @@ TESTS = ("wilcoxon", "t")
 DIRECTIONS = ("lower", "higher")
 
 Evaluator = Callable[[Any, Any], ClaimResult]
+
+
+def joint_verdict(verdicts: Iterable[str]) -> str:
+    """The verdict of a claim made of several conditions: supported when every condition is,
+    not supported when any is not, inconclusive otherwise."""
+    verdicts = list(verdicts)
+    if all(v == "supported" for v in verdicts):
+        return "supported"
+    if "not supported" in verdicts:
+        return "not supported"
+    return "inconclusive"
+
+
+def all_of(parts: Sequence[tuple[str, ClaimResult]], statistic: str) -> ClaimResult:
+    """Join sub-results of a claim that has several conditions (:func:`joint_verdict`).
+
+    Numbers are prefixed with the part's name (``"sigmoid.mean"``); the detail lists each
+    part's verdict and detail.
+    """
+    numbers = {f"{name}.{k}": float(v) for name, r in parts for k, v in r.numbers.items()}
+    detail = "; ".join(f"{name}: {r.verdict} ({r.detail})" for name, r in parts)
+    return ClaimResult(joint_verdict(r.verdict for _, r in parts), statistic, numbers, detail)
 
 
 def t_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:

@@ -139,33 +139,24 @@ def cmd_list() -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from studies.runner import default_command, run_study
+    from studies.runner import run_study
     from studies.tracking import StudyBusyError
 
     names = list(registry.discover()) if args.name == "all" else [args.name]
     studies = [registry.load_study(name) for name in names]
     status = 0
+    options = {
+        "quick": args.quick,
+        "n_seeds": args.seeds,
+        "jobs": args.jobs,
+        "force": args.force,
+        "executor": args.executor,
+        "scheduler": args.scheduler,
+    }
     for study in studies:
-        command = default_command(
-            study.name,
-            quick=args.quick,
-            n_seeds=args.seeds,
-            jobs=args.jobs,
-            force=args.force,
-            executor=args.executor,
-            scheduler=args.scheduler,
-        )
         try:
-            outcome = run_study(
-                study,
-                quick=args.quick,
-                n_seeds=args.seeds,
-                jobs=args.jobs,
-                force=args.force,
-                executor=args.executor,
-                scheduler=args.scheduler,
-                command=command,
-            )
+            # run_study records the command that reproduces it (runner.default_command).
+            outcome = run_study(study, **options)
         except StudyBusyError as err:
             print(f"error: {err}", file=sys.stderr)
             status = 1

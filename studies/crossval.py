@@ -35,7 +35,13 @@ from sklearn.model_selection import KFold, LeaveOneOut, StratifiedKFold, train_t
 
 from dlkit import classic, data
 from dlkit._checks import check_choice
-from studies.claims import BOOTSTRAP_SEED, compare_paired, paired_columns, paired_samples
+from studies.claims import (
+    BOOTSTRAP_SEED,
+    compare_paired,
+    joint_verdict,
+    paired_columns,
+    paired_samples,
+)
 from studies.study import Arm, Claim, ClaimResult, Plot, Stage, Study, TrialResult
 
 ESTIMATORS = ("holdout", "kfold", "loo")
@@ -433,12 +439,7 @@ def naive_variance_underestimates(summaries, histories) -> ClaimResult:
         verdicts.append(
             "supported" if hi < VAR_RATIO else "not supported" if lo > VAR_RATIO else "inconclusive"
         )
-    if all(v == "supported" for v in verdicts):
-        verdict = "supported"
-    elif "not supported" in verdicts:
-        verdict = "not supported"
-    else:
-        verdict = "inconclusive"
+    verdict = joint_verdict(verdicts)
     detail = ", ".join(
         f"k={k}: {numbers.get(f'k={k}.ratio', math.nan):.2f} ({v})"
         for k, v in zip(K_GRID, verdicts, strict=True)

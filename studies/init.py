@@ -29,13 +29,12 @@ import numpy as np
 from dlkit import nn
 from studies.activations import BASE_CONFIG as _MLP_CONFIG
 from studies.activations import (
-    all_of,
     common_summary,
     log10_ratio,
     result_status,
     train_mlp,
 )
-from studies.claims import mean_threshold, paired_comparison, paired_gap, t_interval
+from studies.claims import all_of, mean_threshold, paired_comparison, paired_gap, t_interval
 from studies.study import Arm, Claim, ClaimResult, Plot, Stage, Study, TrialResult
 
 #: Initializers compared, as ``dlkit.init`` names: all zeros, N(0, 0.01), PyTorch's default

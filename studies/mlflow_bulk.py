@@ -5,7 +5,8 @@ per-layer metrics makes thousands of calls to rebuild its histories. A SQL store
 one key for many runs in a single query (``get_metric_history_bulk``, the method MLflow's own
 server uses for its bulk endpoint); :func:`metric_histories` uses it when the store has it and
 falls back to the public per-(run, key) call otherwise (concurrently over HTTP, where each call
-is a round trip). Shared by the engine (reusing finished trials) and the reporter.
+is a round trip). :func:`search_all_runs` pages through a run search. Shared by the engine
+(reusing finished trials) and the reporter.
 
 Writing: ``log_batch`` on a SQL store builds one ORM object per value (about 0.1 ms each, three
 times that while two workers load the machine), which made tracking most of a quick study's
@@ -23,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-__all__ = ["metric_histories", "write_metrics"]
+__all__ = ["metric_histories", "search_all_runs", "write_metrics"]
 
 # Over HTTP each history request is a round trip, so a few run concurrently; a local SQLite
 # store answers faster serially (measured: threads only add contention there).
@@ -32,6 +33,8 @@ HTTP_WORKERS = 8
 # and a row cap far above any study's epochs x runs.
 BULK_RUNS = 500
 BULK_MAX_ROWS = 10_000_000
+#: Runs per page of a run search.
+SEARCH_PAGE = 1000
 #: MLflow's limit on metrics per ``log_batch`` call.
 MAX_BATCH_METRICS = 1000
 #: Metric keys per ``IN (...)`` list when reading a run's latest values.
@@ -62,8 +65,7 @@ def metric_histories(
     for run_id, keys in run_keys.items():
         for key in keys:
             by_key.setdefault(key, []).append(run_id)
-    store = getattr(getattr(client, "_tracking_client", None), "store", None)
-    bulk = getattr(store, "get_metric_history_bulk", None)
+    bulk = getattr(_store(client), "get_metric_history_bulk", None)
     if callable(bulk):
         records = []
         for key, run_ids in by_key.items():
@@ -90,9 +92,33 @@ def metric_histories(
     ]
 
 
+def search_all_runs(client: Any, experiment_id: str, filter_string: str = "") -> list:
+    """Every active run of the experiment that matches ``filter_string``, all pages."""
+    from mlflow.entities import ViewType
+
+    runs, token = [], None
+    while True:
+        page = client.search_runs(
+            [experiment_id],
+            filter_string,
+            run_view_type=ViewType.ACTIVE_ONLY,
+            max_results=SEARCH_PAGE,
+            page_token=token,
+        )
+        runs.extend(page)
+        token = page.token
+        if not token:
+            return runs
+
+
+def _store(client: Any) -> Any:
+    """The tracking store behind an ``MlflowClient`` (None if it has none we can reach)."""
+    return getattr(getattr(client, "_tracking_client", None), "store", None)
+
+
 def _sql_store(client: Any) -> Any:
     """The client's SQLAlchemy tracking store, or None for any other store."""
-    store = getattr(getattr(client, "_tracking_client", None), "store", None)
+    store = _store(client)
     try:
         from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
     except ImportError:  # pragma: no cover - MLflow without SQL support
@@ -115,8 +141,7 @@ def write_metrics(client: Any, run_id: str, metrics: Sequence[Any]) -> None:
     """
     store = _sql_store(client)
     if store is None or not metrics:
-        for start in range(0, len(metrics), MAX_BATCH_METRICS):
-            client.log_batch(run_id, metrics=list(metrics[start : start + MAX_BATCH_METRICS]))
+        _log_batches(client, run_id, metrics)
         return
     import sqlalchemy
     from mlflow.exceptions import MlflowException
@@ -187,8 +212,13 @@ def write_metrics(client: Any, run_id: str, metrics: Sequence[Any]) -> None:
                 )
     except sqlalchemy.exc.IntegrityError:
         # Some rows are already stored (a retried batch): MLflow's own path skips those.
-        for start in range(0, len(metrics), MAX_BATCH_METRICS):
-            client.log_batch(run_id, metrics=list(metrics[start : start + MAX_BATCH_METRICS]))
+        _log_batches(client, run_id, metrics)
+
+
+def _log_batches(client: Any, run_id: str, metrics: Sequence[Any]) -> None:
+    """``client.log_batch`` calls of at most :data:`MAX_BATCH_METRICS` metrics each."""
+    for start in range(0, len(metrics), MAX_BATCH_METRICS):
+        client.log_batch(run_id, metrics=list(metrics[start : start + MAX_BATCH_METRICS]))
 
 
 def _order(row: Mapping[str, Any]) -> tuple:

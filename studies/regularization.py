@@ -22,7 +22,13 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from dlkit import data, losses, nn, optim, regularizers, train
-from studies.claims import compare_paired, mean_threshold, paired_comparison, paired_samples
+from studies.claims import (
+    compare_paired,
+    joint_verdict,
+    mean_threshold,
+    paired_comparison,
+    paired_samples,
+)
 from studies.study import Arm, Claim, ClaimResult, Plot, Study, TrialResult
 
 N_TRAIN = 300
@@ -166,12 +172,7 @@ def overfits_without_regularization(summaries, histories) -> ClaimResult:
     numbers = {f"train_acc.{k}": v for k, v in acc.numbers.items()}
     numbers.update({f"gap.{k}": v for k, v in gap.numbers.items() if k != "n"})
     verdicts = {acc.verdict, gap.verdict}
-    if verdicts == {"supported"}:
-        verdict = "supported"
-    elif "not supported" in verdicts:
-        verdict = "not supported"
-    else:
-        verdict = "inconclusive"
+    verdict = joint_verdict(verdicts)
     return ClaimResult(
         verdict,
         "two 95% t-intervals over seeds of the unregularized arm: train "
@@ -207,12 +208,7 @@ def both_shrink_gap(summaries, histories) -> ClaimResult:
     results = {arm: gap_shrinks(arm)(summaries, histories) for arm in (L2_ARM, DROPOUT_ARM)}
     numbers = {f"{arm}.{k}": v for arm, r in results.items() for k, v in r.numbers.items()}
     verdicts = {r.verdict for r in results.values()}
-    if verdicts == {"supported"}:
-        verdict = "supported"
-    elif "not supported" in verdicts:
-        verdict = "not supported"
-    else:
-        verdict = "inconclusive"
+    verdict = joint_verdict(verdicts)
     detail = "; ".join(f"{arm}: {r.detail}" for arm, r in results.items())
     return ClaimResult(
         verdict, next(iter(results.values())).statistic + " (each arm)", numbers, detail

@@ -37,12 +37,12 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
 from mlflow import MlflowClient  # noqa: E402
-from mlflow.entities import Metric, Param, RunTag, ViewType  # noqa: E402
+from mlflow.entities import Metric, Param, RunTag  # noqa: E402
 from mlflow.exceptions import MlflowException  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
-from studies.mlflow_bulk import write_metrics  # noqa: E402
+from studies.mlflow_bulk import search_all_runs, write_metrics  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,6 @@ MAX_PARAM_VALUE = 6000
 _RETRIES = 12
 _BACKOFF_START = 0.05
 _BACKOFF_MAX = 2.0
-_PAGE = 1000
 # A tracking server that does not answer /health this fast is treated as down: better one clear
 # error at start than MLflow's own retries (minutes) after the first trials have trained.
 SERVER_CHECK_TIMEOUT = 5.0
@@ -351,20 +350,7 @@ class Tracker:
     # -- runs -------------------------------------------------------------------------------
     def search(self, experiment_id: str, filter_string: str = "") -> list:
         """All active runs of the experiment matching ``filter_string`` (every page)."""
-        runs, token = [], None
-        while True:
-            page = self.call(
-                self.client.search_runs,
-                [experiment_id],
-                filter_string=filter_string,
-                run_view_type=ViewType.ACTIVE_ONLY,
-                max_results=_PAGE,
-                page_token=token,
-            )
-            runs.extend(page)
-            token = page.token
-            if not token:
-                return runs
+        return self.call(search_all_runs, self.client, experiment_id, filter_string)
 
     def create_run(
         self,
