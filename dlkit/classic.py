@@ -37,7 +37,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from dlkit._checks import check_non_negative
+from dlkit.validation import check_non_negative
 
 __all__ = [
     "GaussianGenerative",

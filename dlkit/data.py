@@ -44,7 +44,7 @@ from sklearn import datasets as skdatasets
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
-from dlkit._checks import check_choice, check_non_negative
+from dlkit.validation import check_choice, check_non_negative
 
 __all__ = [
     "DATASETS",

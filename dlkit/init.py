@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from dlkit._checks import check_choice, check_non_negative
+from dlkit.validation import check_choice, check_non_negative
 
 DTYPE = np.float32
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
-from dlkit._checks import check_choice
+from dlkit.validation import check_choice
 
 
 def _check_same_shape(loss, pred: np.ndarray, target: np.ndarray) -> None:

@@ -39,8 +39,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from dlkit._checks import check_choice, check_non_negative, check_range
 from dlkit.nn.base import Parameter
+from dlkit.validation import check_choice, check_non_negative, check_range
 
 __all__ = [
     "SGD",

@@ -22,8 +22,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from dlkit._checks import check_non_negative
 from dlkit.nn.base import Parameter
+from dlkit.validation import check_non_negative
 
 WEIGHT_NAMES = ("weight",)
 

@@ -14,11 +14,11 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from dlkit._checks import check_non_negative
 from dlkit.data import minibatches
 from dlkit.losses import Loss
 from dlkit.nn.base import Layer
 from dlkit.optim import clip_grad_norm
+from dlkit.validation import check_non_negative
 
 log = logging.getLogger(__name__)
 

@@ -6,6 +6,6 @@ plots and tables are pure functions of those frames; ``build_report`` writes
 """
 
 from reports.build import build_index, build_report
-from reports.load import StudyRuns, load_runs
+from studies.store.reader import StudyRuns, load_runs
 
 __all__ = ["StudyRuns", "build_index", "build_report", "load_runs"]

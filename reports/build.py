@@ -8,10 +8,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from reports.load import REPO_ROOT, StudyRuns, load_runs, log_report
 from reports.render import render_index, render_report
 from reports.tables import claim_mismatches
-from studies.registry import load_study
+from studies.engine.registry import load_study
+from studies.paths import REPO_ROOT
+from studies.store.reader import StudyRuns, load_runs, log_report
 
 logger = logging.getLogger(__name__)
 

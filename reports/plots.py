@@ -32,7 +32,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from reports.load import CONFIG_PREFIX, FACTOR_PREFIX, StudyRuns, declared_arms  # noqa: E402
+from studies.store.reader import CONFIG_PREFIX, FACTOR_PREFIX, StudyRuns, declared_arms  # noqa: E402
 
 CI_LEVEL = 95
 # Fixed bootstrap seed: every band's resamples come from it, so bands are reproducible.

@@ -1,6 +1,6 @@
 """Render a study's frames to one self-contained HTML page (and its JSON twin), and the index.
 
-Pure functions of :class:`~reports.load.StudyRuns`: figures are embedded as base64 PNG, the
+Pure functions of :class:`~studies.store.reader.StudyRuns`: figures are embedded as base64 PNG, the
 stylesheet is inline, and every text from the store goes through jinja2's autoescaping, so
 the page makes no network request and a config value cannot inject markup.
 """
@@ -22,7 +22,6 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from reports.load import StudyRuns, declared_arms
 from reports.plots import arm_order, arm_palette, draw_plot, plot_specs
 from reports.tables import (
     arm_differences,
@@ -35,6 +34,7 @@ from reports.tables import (
     results_table,
     stage_rows,
 )
+from studies.store.reader import StudyRuns, declared_arms
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 PNG_DPI = 100
@@ -267,7 +267,7 @@ def render_report(
     Parameters
     ----------
     runs : StudyRuns
-        As returned by :func:`reports.load.load_runs` (or built by hand in tests).
+        As returned by :func:`studies.store.reader.load_runs` (or built by hand in tests).
     built_at : datetime, optional
         Shown in the footer; defaults to now (UTC).
     notes : sequence of str

@@ -15,7 +15,7 @@ import pandas as pd
 from pandas.io.formats.style import Styler
 from scipy import stats
 
-from reports.load import StudyRuns, declared_arms
+from studies.store.reader import StudyRuns, declared_arms
 
 # Name parts that say which way a metric is better. Lower wins over higher ("auc_val_loss" is
 # a loss); a metric matching neither (e.g. "best_epoch", "bias") gets no "best" mark.

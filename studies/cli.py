@@ -1,5 +1,8 @@
 """Command line: ``python -m studies list | run NAME|all [options] | report NAME``.
 
+The one module that sees both the studies and the reports: it runs a study through
+:mod:`studies.engine.runner`, then builds its page with :mod:`reports`.
+
 ``run`` executes a study (reusing every trial already in the MLflow store), prints the claims'
 verdicts and the tracking overhead, then builds the study's HTML report and prints its path.
 Exit status: 0 on success, 1 on an error (unknown study, failed report), 2 on bad usage,
@@ -10,12 +13,16 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from studies import registry
-from studies.executors import EXECUTORS, SCHEDULER_ENV
+import reports
+from studies.engine import registry
+from studies.engine.executors import EXECUTORS, SCHEDULER_ENV
+from studies.engine.runner import run_study
+from studies.store.writer import StudyBusyError
 
 log = logging.getLogger("studies")
 
@@ -119,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "report":
             registry.load_study(args.name)
             return 0 if make_report(args.name) is not None else 1
-        return cmd_run(args)
+        return cmd_run(args, argv)
     except KeyboardInterrupt:
         print(
             "\ninterrupted: finished trials are saved; run the same command again to resume",
@@ -138,10 +145,17 @@ def cmd_list() -> int:
     return 0
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from studies.runner import run_study
-    from studies.tracking import StudyBusyError
+def reproducing_command(argv: Sequence[str], name: str) -> str:
+    """The command line that reruns study ``name``: ``argv`` as given, except that ``run
+    all`` becomes ``run NAME`` (each study of ``all`` records its own command)."""
+    words = list(argv)
+    run = words.index("run")
+    if "all" in words[run:]:
+        words[words.index("all", run)] = name
+    return shlex.join(["python", "-m", "studies", *words])
 
+
+def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     names = list(registry.discover()) if args.name == "all" else [args.name]
     studies = [registry.load_study(name) for name in names]
     status = 0
@@ -155,8 +169,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     }
     for study in studies:
         try:
-            # run_study records the command that reproduces it (runner.default_command).
-            outcome = run_study(study, **options)
+            command = reproducing_command(argv, study.name)
+            outcome = run_study(study, **options, command=command)
         except StudyBusyError as err:
             print(f"error: {err}", file=sys.stderr)
             status = 1
@@ -189,17 +203,9 @@ def print_outcome(outcome) -> None:
 
 
 def make_report(name: str, tracking_uri: str | None = None) -> Path | None:
-    """Build ``reports/out/NAME.html`` with the reports package and print its path."""
+    """Build ``reports/out/NAME.html`` from the store and print its path (None on failure)."""
     try:
-        from reports import build_report
-    except ImportError as err:
-        print(
-            f"error: cannot build the report: the reports package is unavailable ({err})",
-            file=sys.stderr,
-        )
-        return None
-    try:
-        path = build_report(name, tracking_uri=tracking_uri)
+        path = reports.build_report(name, tracking_uri=tracking_uri)
     except Exception as err:
         log.debug("report failed", exc_info=True)
         print(

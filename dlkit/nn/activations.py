@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
-from dlkit._checks import check_choice
 from dlkit.nn.base import DTYPE, Layer, Parameter
+from dlkit.validation import check_choice
 
 
 class Activation(Layer):

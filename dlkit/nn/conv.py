@@ -40,8 +40,8 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from dlkit import init as _init
-from dlkit._checks import check_choice
 from dlkit.nn.base import DTYPE, Layer, Parameter
+from dlkit.validation import check_choice
 
 PADDING_MODES = ("same", "valid")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlkit._checks import check_range
 from dlkit.nn.base import DTYPE, Layer, Parameter
 from dlkit.nn.dense import check_input
+from dlkit.validation import check_range
 
 
 class BatchNorm1d(Layer):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlkit._checks import check_range
 from dlkit.nn.base import Layer
+from dlkit.validation import check_range
 
 
 class Dropout(Layer):

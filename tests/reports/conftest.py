@@ -13,7 +13,6 @@ import copy
 import dataclasses
 import json
 import math
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,9 +24,9 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 from scipy import stats
 
-from reports.load import CONFIG_PREFIX, FACTOR_PREFIX, TRIAL_ID_COLUMNS, StudyRuns
 from reports.render import render_report
-from studies.study import flatten, param_value
+from studies.store.reader import CONFIG_PREFIX, FACTOR_PREFIX, TRIAL_ID_COLUMNS, StudyRuns
+from studies.store.schema import encode_param, flatten
 
 XSS = "<script>alert(1)</script>"
 N_LAYERS = 4
@@ -462,7 +461,7 @@ def write_store(
                 if k != "epoch"
             ]
             metrics += [Metric(k, float(v), ts, 0) for k, v in t.summary.items()]
-            params = [Param(k, param_value(v)) for k, v in flatten(t.config).items()]
+            params = [Param(k, encode_param(v)) for k, v in flatten(t.config).items()]
             _log(client, rid, metrics, params)
             for name, content in t.artifacts.items():
                 client.log_dict(rid, content, f"artifacts/{name}.json")
@@ -480,7 +479,7 @@ def write_store(
             RunTag("n_diverged", str(sum(t.status == "diverged" for t in group))),
             RunTag("n_failed", str(sum(t.status == "failed" for t in group))),
         ]
-        params = [Param(k, param_value(v)) for k, v in flatten(spec["overrides"]).items()]
+        params = [Param(k, encode_param(v)) for k, v in flatten(spec["overrides"]).items()]
         _log(client, arm_id, aggregates, params, counts)
         client.set_terminated(arm_id, "FINISHED")
     if summary:
@@ -519,25 +518,6 @@ def toy_trials(toy_study) -> list[FakeTrial]:
 def toy_runs(toy_study, toy_trials) -> StudyRuns:
     """Frames of a 4-arm, 3-seed study with one diverged and one failed trial (no MLflow)."""
     return frames_of(toy_study, toy_trials)
-
-
-@pytest.fixture(scope="session")
-def empty_store(tmp_path_factory) -> Path:
-    """An initialised, empty SQLite MLflow database (creating one runs MLflow's migrations,
-    which takes seconds; each test gets a copy)."""
-    path = tmp_path_factory.mktemp("store") / "mlflow.db"
-    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
-    return path
-
-
-@pytest.fixture
-def store_uri(tmp_path, empty_store) -> str:
-    """A fresh SQLite MLflow store of this test's own (a copy of ``empty_store``)."""
-    # SQLite's backup API, not a file copy: MLflow keeps the database in WAL mode, so the
-    # main file alone can lag behind what was committed.
-    with sqlite3.connect(empty_store) as source, sqlite3.connect(tmp_path / "mlflow.db") as copy:
-        source.backup(copy)
-    return f"sqlite:///{tmp_path / 'mlflow.db'}"
 
 
 @pytest.fixture

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from toy_studies import make_toy
 
-from studies import cli, registry
-from studies.progress import Progress
+from studies import cli
+from studies.engine import registry
+from studies.engine.progress import Progress
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from studies import Arm, Claim, Plot, Stage, Study, TrialResult
-from studies.claims import paired_comparison
+from studies.engine.claims import paired_comparison
 
 
 def toy_trial(config: dict) -> TrialResult:

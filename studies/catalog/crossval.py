@@ -1,0 +1,666 @@
+"""What N-fold cross-validation estimates, and why the test set must never choose the model.
+
+Part 1, estimator quality by Monte Carlo (Kohavi 1995, "A study of cross-validation and
+bootstrap for accuracy estimation and model selection", IJCAI; Bengio & Grandvalet 2004,
+"No unbiased estimator of the variance of K-fold cross-validation", JMLR 5). A large pool is
+drawn once from a fixed two-class Gaussian population (5 correlated features, class prior
+0.3, Bayes error 0.139). Each seed draws ``datasets_per_seed`` small data sets of n = 40
+from the pool; on each, a fixed model (the shared-covariance Gaussian classifier of
+``dlkit.classic``) has its error estimated by one estimator (an arm): holdout (1/3 held
+out), k-fold for k in {2, 5, 10, 20}, leave-one-out, stratified or not, all with
+scikit-learn's splitters. The target is the *true* error of the model fitted on the whole
+data set, measured on the pool. Per seed: bias, variance and RMSE of the estimates, and for
+k-fold the naive variance estimate (variance of the k fold errors / k) against the estimates'
+actual variance. Every arm of a seed sees the same data sets (paired).
+
+Part 2, model selection: choose the L2 strength of logistic regression (``dlkit.classic``)
+on a 20-feature logistic population with n = 60 training samples by 5-fold CV, by a single
+holdout split of the training set, or by the accuracy on the 60-sample test set itself; then
+report the test accuracy (the number a paper would print) and measure the chosen model on
+5000 fresh samples. The gap reported minus fresh is the optimism of the protocol.
+
+Part 3, folds as runs: 5-fold CV of the same logistic regression over an L2 grid on
+breast_cancer, where each fold is a child run (``<arm>/fold=<k>``, seed = fold index) and
+each arm's parent run carries the mean over folds; the best L2 strength is then refitted on the
+whole training set and scored once on the test set.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+from sklearn.model_selection import KFold, LeaveOneOut, StratifiedKFold, train_test_split
+
+from dlkit import classic, data
+from dlkit.validation import check_choice
+from studies.engine.claims import paired_columns, paired_samples
+from studies.engine.spec import Arm, Claim, ClaimResult, Plot, Stage, Study, TrialResult
+from studies.stats import BOOTSTRAP_SEED, compare_paired, joint_verdict
+
+ESTIMATORS = ("holdout", "kfold", "loo")
+PROTOCOLS = ("kfold", "holdout", "test_set")
+K_GRID = (2, 5, 10, 20)
+LAMBDAS = [0.001, 0.01, 0.03, 0.1, 0.3, 1.0]
+FOLD_LAMBDAS = [0.0001, 0.001, 0.01, 0.1, 1.0]
+N_FOLDS = 5
+#: Size of the small data sets of part 1 (leave-one-out is k = n).
+ESTIMATOR_N = 40
+QUICK_ESTIMATORS = ("holdout", "kfold_2", "kfold_10", "skfold_2", "skfold_10", "loo")
+VAR_RATIO = 0.8
+ALPHA = 0.05
+N_BOOT = 2000
+
+
+# ----------------------------------------------------------------------------- populations
+
+
+def gaussian_pool(spec: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The fixed pool of part 1: two Gaussian classes with a shared correlated covariance.
+
+    Parameters
+    ----------
+    spec : dict
+        ``n_features``, ``prior`` (of class 1), ``mahalanobis`` (distance of the class
+        means), ``pool_size``, ``param_seed`` (draws the covariance, means and the pool).
+
+    Returns
+    -------
+    X : ndarray, shape (pool_size, n_features), float64
+    y : ndarray, shape (pool_size,), int64
+    """
+    d = spec["n_features"]
+    rng = np.random.default_rng(spec["param_seed"])
+    a = rng.normal(size=(d, d))
+    cov = a @ a.T / d + 0.3 * np.eye(d)
+    scale = np.sqrt(np.diag(cov))
+    cov /= np.outer(scale, scale)
+    direction = rng.normal(size=d)
+    direction *= spec["mahalanobis"] / math.sqrt(direction @ np.linalg.solve(cov, direction))
+    y = (rng.random(spec["pool_size"]) < spec["prior"]).astype(np.int64)
+    X = y[:, None] * direction + rng.normal(size=(spec["pool_size"], d)) @ np.linalg.cholesky(cov).T
+    return X, y
+
+
+def logistic_sample(spec: dict, n: int, rng: np.random.Generator):
+    """``n`` samples of the logistic population of part 2.
+
+    ``x ~ N(0, I)`` in ``n_features`` dimensions and ``p(y = 1 | x) = sigmoid(w . x)`` with a
+    fixed ``w`` (drawn from ``param_seed``, norm ``signal``) whose weight decays over the
+    features, so that some features matter and most barely do.
+
+    Returns
+    -------
+    X : ndarray, shape (n, n_features)
+    y : ndarray, shape (n,)
+    """
+    d = spec["n_features"]
+    w = np.random.default_rng(spec["param_seed"]).normal(size=d) / np.arange(1, d + 1)
+    w *= spec["signal"] / np.linalg.norm(w)
+    X = rng.normal(size=(n, d))
+    y = (rng.random(n) < 1.0 / (1.0 + np.exp(-(X @ w)))).astype(np.int64)
+    return X, y
+
+
+# ----------------------------------------------------------------------------- part 1
+
+
+def splitter(estimator: dict, rng: np.random.Generator):
+    """scikit-learn splitter of a k-fold or leave-one-out estimator (shuffled by ``rng``)."""
+    kind = check_choice("estimator", estimator["kind"], ESTIMATORS)
+    if kind == "loo":
+        return LeaveOneOut()
+    if kind != "kfold":
+        raise ValueError(f"estimator {kind!r} has no splitter; valid choices: kfold, loo")
+    cls = StratifiedKFold if estimator["stratified"] else KFold
+    return cls(n_splits=estimator["k"], shuffle=True, random_state=int(rng.integers(2**32)))
+
+
+def _error(X_train, y_train, X_eval, y_eval) -> float:
+    """Test error of the part-1 model; a training fold with one class predicts that class."""
+    if np.unique(y_train).size < 2:
+        return float(np.mean(y_eval != y_train[0]))
+    model = classic.GaussianGenerative(shared_covariance=True).fit(X_train, y_train)
+    return float(np.mean(model.predict(X_eval) != y_eval))
+
+
+def estimate(estimator: dict, X: np.ndarray, y: np.ndarray, rng: np.random.Generator):
+    """One error estimate of the part-1 model on one data set.
+
+    Parameters
+    ----------
+    estimator : dict
+        ``kind`` ("holdout" | "kfold" | "loo"), ``k``, ``stratified``, ``test_fraction``.
+    X : ndarray, shape (n, D)
+    y : ndarray, shape (n,)
+    rng : numpy.random.Generator
+        Shuffles the folds or the holdout split.
+
+    Returns
+    -------
+    estimate : float
+        Holdout error, or the fold errors pooled over all n samples.
+    naive_var : float
+        For k-fold and leave-one-out, the naive variance of the estimate, ``var(fold errors,
+        ddof=1) / k`` (fold errors treated as independent); NaN for holdout.
+    """
+    if estimator["kind"] == "holdout":
+        X_a, X_b, y_a, y_b = train_test_split(
+            X,
+            y,
+            test_size=estimator["test_fraction"],
+            stratify=y if estimator["stratified"] else None,
+            random_state=int(rng.integers(2**32)),
+        )
+        return _error(X_a, y_a, X_b, y_b), math.nan
+    errors, sizes = [], []
+    for train_idx, test_idx in splitter(estimator, rng).split(X, y):
+        errors.append(_error(X[train_idx], y[train_idx], X[test_idx], y[test_idx]))
+        sizes.append(len(test_idx))
+    errors, sizes = np.asarray(errors), np.asarray(sizes)
+    return float(errors @ sizes / sizes.sum()), float(errors.var(ddof=1) / errors.size)
+
+
+def estimator_trial(config: dict) -> TrialResult:
+    """Bias, variance and RMSE of one error estimator over this seed's small data sets.
+
+    Summary: ``bias`` (mean of estimate - true error), ``variance`` (of the estimates,
+    ddof=1), ``rmse``, ``mean_estimate``, ``mean_true_error``, ``true_error_var`` and, for
+    k-fold and leave-one-out, ``naive_var`` (mean naive variance estimate) and
+    ``naive_var_ratio`` (``naive_var / variance``).
+    """
+    X_pool, y_pool = gaussian_pool(config["population"])
+    # Two streams: the data sets depend on the seed only (every arm sees the same ones); the
+    # folds have their own stream.
+    data_rng = np.random.default_rng([config["seed"], 0])
+    split_rng = np.random.default_rng([config["seed"], 1])
+    n, estimator = config["n"], config["estimator"]
+    estimates, truths, naive = [], [], []
+    with warnings.catch_warnings():
+        # StratifiedKFold warns when the minority class has fewer members than folds: the
+        # folds are still as stratified as the data allow, which is what is being measured.
+        warnings.filterwarnings("ignore", message="The least populated class")
+        warnings.simplefilter("ignore", classic.SingularCovarianceWarning)
+        for _ in range(config["datasets_per_seed"]):
+            idx = data_rng.choice(len(y_pool), size=n, replace=False)
+            X, y = X_pool[idx], y_pool[idx]
+            truths.append(_error(X, y, X_pool, y_pool))
+            value, naive_var = estimate(estimator, X, y, split_rng)
+            estimates.append(value)
+            naive.append(naive_var)
+    est, true = np.asarray(estimates), np.asarray(truths)
+    summary = {
+        "bias": float(np.mean(est - true)),
+        "variance": float(est.var(ddof=1)),
+        "rmse": float(np.sqrt(np.mean((est - true) ** 2))),
+        "mean_estimate": float(est.mean()),
+        "mean_true_error": float(true.mean()),
+        "true_error_var": float(true.var(ddof=1)),
+    }
+    if estimator["kind"] != "holdout":
+        summary["naive_var"] = float(np.mean(naive))
+        summary["naive_var_ratio"] = summary["naive_var"] / summary["variance"]
+    return TrialResult(summary=summary)
+
+
+# ----------------------------------------------------------------------------- part 2
+
+
+def _logistic(config: dict, lam: float) -> classic.LogisticRegression:
+    return classic.LogisticRegression(
+        lr=config["model"]["lr"], epochs=config["model"]["epochs"], l2=lam
+    )
+
+
+def _accuracy(model, X, y) -> float:
+    return float(np.mean(model.predict(X) == y))
+
+
+def select(config: dict, X, y, X_test, y_test, rng: np.random.Generator) -> tuple[float, float]:
+    """Choose the L2 strength by the arm's protocol.
+
+    Returns
+    -------
+    lam : float
+        The chosen strength (ties go to the larger one: the simpler model).
+    score : float
+        The accuracy that chose it (CV mean, validation or test accuracy).
+    """
+    lambdas, protocol = config["lambdas"], config["protocol"]
+    name = check_choice("protocol", protocol["name"], PROTOCOLS)
+    seed = int(rng.integers(2**32))
+    # Every candidate is scored on the same folds / the same split, as in any grid search.
+    if name == "kfold":
+        folds = list(StratifiedKFold(protocol["k"], shuffle=True, random_state=seed).split(X, y))
+        scores = [
+            np.mean(
+                [
+                    _accuracy(_logistic(config, lam).fit(X[tr], y[tr]), X[va], y[va])
+                    for tr, va in folds
+                ]
+            )
+            for lam in lambdas
+        ]
+    elif name == "holdout":
+        X_a, X_b, y_a, y_b = train_test_split(
+            X, y, test_size=protocol["val_fraction"], stratify=y, random_state=seed
+        )
+        scores = [_accuracy(_logistic(config, lam).fit(X_a, y_a), X_b, y_b) for lam in lambdas]
+    else:
+        scores = [_accuracy(_logistic(config, lam).fit(X, y), X_test, y_test) for lam in lambdas]
+    scores = np.asarray(scores)
+    best = int(np.flatnonzero(scores == scores.max())[-1])
+    return float(lambdas[best]), float(scores[best])
+
+
+def selection_trial(config: dict) -> TrialResult:
+    """Repeat selection, refit and measurement ``reps_per_seed`` times on fresh data sets.
+
+    Summary (means over the repetitions): ``reported_acc`` (test accuracy of the chosen
+    model, refitted on the whole training set), ``fresh_acc`` (its accuracy on
+    ``n_fresh`` new samples), ``optimism`` (reported - fresh), ``selection_score``,
+    and ``log10_lambda`` (of the chosen strength).
+    """
+    data_rng = np.random.default_rng([config["seed"], 0])
+    split_rng = np.random.default_rng([config["seed"], 1])
+    pop = config["population"]
+    rows = []
+    for _ in range(config["reps_per_seed"]):
+        X, y = logistic_sample(pop, config["n_train"], data_rng)
+        X_test, y_test = logistic_sample(pop, config["n_test"], data_rng)
+        X_fresh, y_fresh = logistic_sample(pop, config["n_fresh"], data_rng)
+        lam, score = select(config, X, y, X_test, y_test, split_rng)
+        chosen = _logistic(config, lam).fit(X, y)
+        rows.append(
+            (
+                _accuracy(chosen, X_test, y_test),
+                _accuracy(chosen, X_fresh, y_fresh),
+                score,
+                math.log10(lam),
+            )
+        )
+    reported, fresh, score, log_lam = np.asarray(rows).T
+    return TrialResult(
+        summary={
+            "reported_acc": float(reported.mean()),
+            "fresh_acc": float(fresh.mean()),
+            "optimism": float((reported - fresh).mean()),
+            "selection_score": float(score.mean()),
+            "log10_lambda": float(log_lam.mean()),
+        }
+    )
+
+
+# ----------------------------------------------------------------------------- part 3
+
+
+def fold_trial(config: dict) -> TrialResult:
+    """One fold of 5-fold CV on breast_cancer's training part (seed = fold index), or, with
+    ``refit``, the fit on the whole training part scored once on the test part.
+
+    Summary: ``val_acc`` (the held-out fold's accuracy; the test accuracy for the refit),
+    ``train_acc`` and ``train_loss`` (the final penalised training loss).
+    """
+    ds = data.load("breast_cancer", seed=config["data_seed"])
+    X, y = ds.X_train.astype(np.float64), ds.y_train
+    model = classic.LogisticRegression(
+        lr=config["model"]["lr"], epochs=config["model"]["epochs"], l2=config["l2"]
+    )
+    if config["refit"]:
+        model.fit(X, y)
+        held_X, held_y = ds.X_test.astype(np.float64), ds.y_test
+        key = "test_acc"
+    else:
+        folds = StratifiedKFold(N_FOLDS, shuffle=True, random_state=config["data_seed"])
+        train_idx, val_idx = list(folds.split(X, y))[config["seed"]]
+        model.fit(X[train_idx], y[train_idx])
+        X, y, held_X, held_y = X[train_idx], y[train_idx], X[val_idx], y[val_idx]
+        key = "val_acc"
+    return TrialResult(
+        summary={
+            key: _accuracy(model, held_X, held_y),
+            "train_acc": _accuracy(model, X, y),
+            "train_loss": model.loss_curve_[-1],
+        }
+    )
+
+
+def refit_best(previous) -> dict[str, Arm]:
+    """Stage "refit": the L2 strength with the best mean validation accuracy over folds."""
+    rows = previous[(previous["stage"] == "folds") & (previous["status"] != "failed")]
+    means = rows.groupby("config.l2")["val_acc"].mean()
+    best = float(means[means == means.max()].index.max())
+    return {f"refit/l2={best:g}": Arm({"l2": best, "refit": True})}
+
+
+# ----------------------------------------------------------------------------- claims
+
+
+def abs_bias_shrinks(summaries, histories) -> ClaimResult:
+    """|mean bias| of unstratified 10-fold below that of 2-fold.
+
+    The statistic is the difference of the absolute *pooled* biases (a per-seed |bias| would
+    mostly measure noise), with a 95% percentile bootstrap CI over seeds resampled in pairs.
+    """
+    b10, b2, _ = paired_samples(summaries, "bias", "kfold_10", "kfold_2")
+    statistic = (
+        f"|mean bias| of 10-fold - |mean bias| of 2-fold over {len(b2)} paired seeds, "
+        f"95% percentile bootstrap CI ({N_BOOT} resamples); supported if below 0"
+    )
+    if len(b2) < 3:
+        return ClaimResult(
+            "inconclusive", statistic, {"n": float(len(b2))}, f"only {len(b2)} paired seeds; need 3"
+        )
+    idx = np.random.default_rng(BOOTSTRAP_SEED).integers(0, len(b2), size=(N_BOOT, len(b2)))
+    boot = np.abs(b10[idx].mean(axis=1)) - np.abs(b2[idx].mean(axis=1))
+    lo, hi = np.percentile(boot, [2.5, 97.5])
+    diff = abs(b10.mean()) - abs(b2.mean())
+    numbers = {
+        "n": float(len(b2)),
+        "bias_k10": float(b10.mean()),
+        "bias_k2": float(b2.mean()),
+        "diff_abs": float(diff),
+        "ci_lo": float(lo),
+        "ci_hi": float(hi),
+    }
+    for arm in ("skfold_2", "skfold_10", "loo"):
+        rows = summaries[summaries["arm"] == arm]["bias"]
+        if len(rows):
+            numbers[f"{arm}.mean_bias"] = float(rows.mean())
+    ci = f"[{lo:.4f}, {hi:.4f}]"
+    if hi < 0:
+        return ClaimResult(
+            "supported",
+            statistic,
+            numbers,
+            f"|bias| falls from {abs(b2.mean()):.4f} to {abs(b10.mean()):.4f}; "
+            f"difference CI {ci} below 0",
+        )
+    if lo > 0:
+        return ClaimResult(
+            "not supported", statistic, numbers, f"|bias| grows: difference CI {ci} above 0"
+        )
+    return ClaimResult("inconclusive", statistic, numbers, f"difference CI {ci} contains 0")
+
+
+def stratified_variance_lower(summaries, histories) -> ClaimResult:
+    """Variance of stratified estimates below unstratified ones, pairs = (seed, k or holdout)."""
+    a_all, b_all, numbers = [], [], {}
+    for strat, plain in [("sholdout", "holdout")] + [(f"skfold_{k}", f"kfold_{k}") for k in K_GRID]:
+        if not {strat, plain} <= set(summaries["arm"]):
+            continue
+        a, b, _ = paired_samples(summaries, "variance", strat, plain)
+        a_all.append(a)
+        b_all.append(b)
+        numbers[f"{plain}.ratio"] = float(np.mean(a) / np.mean(b)) if len(a) else math.nan
+    a = np.concatenate(a_all) if a_all else np.array([])
+    b = np.concatenate(b_all) if b_all else np.array([])
+    result = compare_paired(
+        a, b, better="lower", names=("stratified variance", "unstratified variance")
+    )
+    numbers.update(result.numbers)
+    return ClaimResult(
+        result.verdict,
+        result.statistic.replace("paired seeds", "pairs (seed x estimator)"),
+        numbers,
+        result.detail,
+    )
+
+
+def naive_variance_underestimates(summaries, histories) -> ClaimResult:
+    """For every k, pooled ratio mean(naive_var) / mean(variance) of unstratified k-fold
+    below :data:`VAR_RATIO`, with a 95% bootstrap CI over seeds."""
+    numbers, verdicts = {}, []
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    statistic = (
+        f"per k: mean naive variance / mean actual variance of the estimates, "
+        f"95% percentile bootstrap CI over seeds ({N_BOOT} resamples), below "
+        f"{VAR_RATIO:g} for every k"
+    )
+    for k in K_GRID:
+        rows = summaries[(summaries["arm"] == f"kfold_{k}") & (summaries["status"] != "failed")]
+        naive, var = rows["naive_var"].to_numpy(float), rows["variance"].to_numpy(float)
+        if len(rows) < 2:
+            verdicts.append("inconclusive")
+            continue
+        ratio = naive.mean() / var.mean()
+        idx = rng.integers(0, len(rows), size=(N_BOOT, len(rows)))
+        boot = naive[idx].mean(axis=1) / var[idx].mean(axis=1)
+        lo, hi = np.percentile(boot, [2.5, 97.5])
+        numbers.update(
+            {f"k={k}.ratio": float(ratio), f"k={k}.ci_lo": float(lo), f"k={k}.ci_hi": float(hi)}
+        )
+        verdicts.append(
+            "supported" if hi < VAR_RATIO else "not supported" if lo > VAR_RATIO else "inconclusive"
+        )
+    verdict = joint_verdict(verdicts)
+    detail = ", ".join(
+        f"k={k}: {numbers.get(f'k={k}.ratio', math.nan):.2f} ({v})"
+        for k, v in zip(K_GRID, verdicts, strict=True)
+    )
+    return ClaimResult(verdict, statistic, numbers, detail)
+
+
+# ----------------------------------------------------------------------------- the study
+
+
+def _estimator_arms() -> dict[str, Arm]:
+    arms = {}
+    for strat in (False, True):
+        prefix = "s" if strat else ""
+        arms[f"{prefix}holdout"] = Arm(
+            {"estimator": {"kind": "holdout", "stratified": strat, "test_fraction": 1 / 3}},
+            factors={"estimator": "holdout", "stratified": str(strat).lower()},
+        )
+        for k in K_GRID:
+            arms[f"{prefix}kfold_{k}"] = Arm(
+                {"estimator": {"kind": "kfold", "k": k, "stratified": strat}},
+                factors={"estimator": "kfold", "stratified": str(strat).lower()},
+            )
+    arms["loo"] = Arm(
+        {"estimator": {"kind": "loo", "k": ESTIMATOR_N, "stratified": False}},
+        factors={"estimator": "loo", "stratified": "false"},
+    )
+    return arms
+
+
+SELECTION_CONFIG = {
+    "population": {"n_features": 20, "signal": 3.0, "param_seed": 0},
+    "n_train": 60,
+    "n_test": 60,
+    "n_fresh": 5000,
+    "lambdas": LAMBDAS,
+    "model": {"lr": 0.5, "epochs": 100},
+    "protocol": {"name": "kfold", "k": 5, "val_fraction": 0.3},
+    "reps_per_seed": 8,
+}
+FOLD_CONFIG = {
+    "data_seed": 0,
+    "l2": 0.01,
+    "refit": False,
+    "model": {"lr": 0.5, "epochs": 200},
+}
+
+STUDY = Study(
+    name="crossval",
+    question=(
+        "How well do holdout, k-fold and leave-one-out estimate a model's error, and how "
+        "optimistic is a model tuned on its own test set?"
+    ),
+    description=(
+        "Part 1 (Kohavi 1995; Bengio & Grandvalet 2004): many small data sets (n = 40) drawn "
+        "from a large synthetic Gaussian pool; a fixed shared-covariance Gaussian classifier's "
+        "error is estimated by holdout, k-fold (k = 2, 5, 10, 20) and leave-one-out, "
+        "stratified or not (scikit-learn splitters), and compared with its true error on the "
+        "pool: bias, variance, RMSE, and the naive k-fold variance estimate. Part 2: the L2 "
+        "strength of logistic regression is chosen by 5-fold CV, by one holdout split, or on "
+        "the test set itself; the reported test accuracy is compared with accuracy on fresh "
+        "data (the seed notes: never tune on the test set). Part 3: 5-fold CV on "
+        "breast_cancer with each fold a child run (seed = fold index), then a refit of the "
+        "best L2 strength."
+    ),
+    data=(
+        "Part 1: pool of 20000 from two Gaussian classes (5 correlated features, prior 0.3, "
+        "Mahalanobis distance 2, Bayes error 0.139); part 2: 20 standard-normal features, "
+        "labels from a fixed logistic model, n = 60 train, 60 test, 5000 fresh per "
+        "repetition; part 3: breast_cancer (455 train / 114 test, standardized)."
+    ),
+    base_config={
+        "population": {
+            "n_features": 5,
+            "prior": 0.3,
+            "mahalanobis": 2.0,
+            "pool_size": 20000,
+            "param_seed": 0,
+        },
+        "n": ESTIMATOR_N,
+        "datasets_per_seed": 15,
+        "estimator": {"kind": "kfold", "k": None, "stratified": False, "test_fraction": None},
+    },
+    trial=estimator_trial,
+    stages=[
+        Stage(
+            "estimators",
+            _estimator_arms(),
+            seeds=8,
+            quick_seeds=2,
+            quick_arms={
+                name: arm for name, arm in _estimator_arms().items() if name in QUICK_ESTIMATORS
+            },
+        ),
+        Stage(
+            "selection",
+            {
+                f"select_{name}": Arm({"protocol": {"name": name}}, factors={"protocol": name})
+                for name in PROTOCOLS
+            },
+            seeds=8,
+            quick_seeds=2,
+            base_config=SELECTION_CONFIG,
+            trial=selection_trial,
+            quick={"reps_per_seed": 2, "n_fresh": 1000},
+        ),
+        Stage(
+            "folds",
+            {f"cv/l2={lam:g}": Arm({"l2": lam}) for lam in FOLD_LAMBDAS},
+            seeds=N_FOLDS,
+            fixed_seeds=True,
+            quick_seeds=N_FOLDS,
+            quick_arms={f"cv/l2={lam:g}": Arm({"l2": lam}) for lam in FOLD_LAMBDAS[::2]},
+            base_config=FOLD_CONFIG,
+            trial=fold_trial,
+            quick={},
+            seed_label="fold",
+        ),
+        Stage(
+            "refit",
+            refit_best,
+            seeds=[0],
+            fixed_seeds=True,
+            quick_seeds=[0],
+            base_config=FOLD_CONFIG,
+            trial=fold_trial,
+            quick={},
+        ),
+    ],
+    quick={"datasets_per_seed": 4},
+    claims=[
+        Claim(
+            "kfold_bias_shrinks",
+            "The |bias| of k-fold cross-validation shrinks from k = 2 to k = 10 (Kohavi 1995).",
+            "bootstrap CI over seeds of |mean bias| 10-fold - |mean bias| 2-fold",
+            abs_bias_shrinks,
+        ),
+        Claim(
+            "stratified_variance_lower",
+            "Stratified estimates vary less than unstratified ones (Kohavi 1995).",
+            "one-sided Wilcoxon signed-rank on variance over (seed, estimator) pairs",
+            stratified_variance_lower,
+        ),
+        Claim(
+            "naive_variance_underestimates",
+            "The naive variance estimate of k-fold CV is below 0.8 of the estimate's true "
+            "variance, for every k (Bengio & Grandvalet 2004).",
+            "pooled ratio with a bootstrap CI over seeds, per k",
+            naive_variance_underestimates,
+        ),
+        Claim(
+            "test_tuning_optimistic",
+            "Tuning on the test set makes the reported test accuracy overestimate the accuracy "
+            "on fresh data.",
+            "one-sided Wilcoxon signed-rank across seeds, reported vs fresh accuracy",
+            paired_columns(
+                "reported_acc",
+                "fresh_acc",
+                better="higher",
+                arm="select_test_set",
+                stage="selection",
+            ),
+        ),
+    ],
+    plots=[
+        Plot(
+            "sweep",
+            "Bias of the error estimate vs k",
+            x="estimator.k",
+            metric="bias",
+            hue="stratified",
+            log_x=True,
+            stage="estimators",
+        ),
+        Plot(
+            "sweep",
+            "Variance of the error estimate vs k",
+            x="estimator.k",
+            metric="variance",
+            hue="stratified",
+            log_x=True,
+            stage="estimators",
+        ),
+        Plot(
+            "sweep",
+            "RMSE of the error estimate vs k",
+            x="estimator.k",
+            metric="rmse",
+            hue="stratified",
+            log_x=True,
+            stage="estimators",
+        ),
+        Plot(
+            "sweep",
+            "Naive variance estimate / actual variance vs k",
+            x="estimator.k",
+            metric="naive_var_ratio",
+            hue="stratified",
+            log_x=True,
+            stage="estimators",
+        ),
+        Plot(
+            "final_metric",
+            "RMSE of every estimator (holdout included)",
+            metric="rmse",
+            stage="estimators",
+        ),
+        Plot(
+            "final_metric",
+            "Optimism: reported test accuracy - fresh accuracy",
+            metric="optimism",
+            stage="selection",
+        ),
+        Plot(
+            "final_metric",
+            "Accuracy of the chosen model on fresh data",
+            metric="fresh_acc",
+            stage="selection",
+        ),
+        Plot(
+            "sweep",
+            "5-fold CV accuracy on breast_cancer vs L2 strength (band over folds)",
+            x="l2",
+            metric="val_acc",
+            log_x=True,
+            stage="folds",
+        ),
+    ],
+)

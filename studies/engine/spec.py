@@ -1,0 +1,627 @@
+"""A study as data: question, base config, arms, seeds, trial function, claims and plots.
+
+A *trial* is one (arm, seed): its config is ``deep_merge(base_config, arm.overrides)`` plus
+``{"arm": name, "seed": s}``, and a pure function ``trial(config) -> TrialResult`` turns it into
+metric histories, summary figures and small artifacts. Nothing here trains, tracks or plots;
+:mod:`studies.engine.runner` executes trials and logs them, :mod:`reports` draws them.
+
+A study may run in *stages* whose arms depend on the results of the stages before it
+(DeepOBS-style tuning: stage 1 sweeps a learning rate with one seed, stage 2 reruns each
+optimizer at its best rate with several seeds). A study without explicit stages has one,
+called ``"main"``.
+
+Frames handed to claims (and rebuilt by the reporter from MLflow):
+
+``summaries`` — one row per trial: ``stage``, ``arm``, ``seed``, ``status``,
+``diverged_epoch``, ``run_id``, ``config_hash``, ``reused``, one ``factor.<name>`` column per
+factor label of the arm, one ``config.<dotted key>`` column per resolved config entry, and one
+column per summary key (float; ``inf`` allowed, e.g. epochs to a target never reached).
+
+``histories`` — one row per (trial, epoch): ``stage``, ``arm``, ``seed``, ``epoch`` and one
+column per history key (NaN where a trial did not record it).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from dlkit.validation import check_choice
+from studies.stats import VERDICTS, ClaimResult
+from studies.store.schema import CONFIG_PREFIX, FACTOR_PREFIX, flatten
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "PLOT_KINDS",
+    "STATUSES",
+    "VERDICTS",
+    "Arm",
+    "Claim",
+    "ClaimResult",
+    "Plot",
+    "Stage",
+    "Study",
+    "TrialResult",
+    "TrialSpec",
+    "canonical_json",
+    "config_hash",
+    "deep_merge",
+    "histories_frame",
+    "seed_list",
+    "summaries_frame",
+]
+
+STATUSES = ("ok", "diverged", "failed")
+PLOT_KINDS = (
+    "learning_curves",
+    "final_metric",
+    "sweep",
+    "heatmap",
+    "per_layer",
+    "histogram_grid",
+    "layer_epochs",
+    "trajectories_2d",
+)
+NESTINGS = ("arm", "stage")
+# What a stage's seed index stands for (names and tags its child runs).
+SEED_LABELS = ("seed", "fold")
+# Keys the engine adds to every trial config; arms may not override them.
+RESERVED_KEYS = ("arm", "seed")
+
+
+@dataclass
+class TrialResult:
+    """What a trial returns: per-epoch history, final figures and small artifacts.
+
+    Attributes
+    ----------
+    history : list of dict
+        One record per epoch, e.g. ``{"epoch": 1, "train_loss": 0.9, "val_loss": 1.1}``;
+        ``epoch`` is the step the metrics are logged at (1-based; 0 = before training).
+    summary : dict of str to float
+        Final figures such as ``"test_acc"`` or ``"epochs_to_target"``; ``inf`` is allowed.
+    status : {"ok", "diverged", "failed"}
+    diverged_epoch : int or None
+        The epoch in which a non-finite loss stopped training (status ``"diverged"``).
+    artifacts : dict of str to (bytes, str, dict or list)
+        Small files; a dict or list is written as ``artifacts/<name>.json``, a str as
+        ``artifacts/<name>`` text, bytes verbatim.
+    """
+
+    history: list[dict[str, float]] = field(default_factory=list)
+    summary: dict[str, float] = field(default_factory=dict)
+    status: str = "ok"
+    diverged_epoch: int | None = None
+    artifacts: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_choice("trial status", self.status, STATUSES)
+        if self.status == "diverged" and self.diverged_epoch is None:
+            raise ValueError("a diverged TrialResult needs diverged_epoch (the epoch it blew up)")
+        history_keys: set[str] = set()
+        for record in self.history:
+            if "epoch" not in record:
+                raise ValueError(f"every history record needs an 'epoch' key, got {record!r}")
+            history_keys.update(record)
+        # MLflow stores both under one metric key (history at step = epoch, summary at step
+        # 0), so a reused trial or the reporter could no longer tell them apart.
+        clash = sorted((history_keys - {"epoch"}) & set(self.summary))
+        if clash:
+            raise ValueError(
+                f"summary key(s) {clash} are also history keys; a metric is either per-epoch "
+                "(history) or final (summary), so rename one of them (e.g. 'final_<key>')"
+            )
+
+
+@dataclass(frozen=True)
+class Arm:
+    """A named variant of the base config.
+
+    Attributes
+    ----------
+    overrides : dict
+        Nested dict deep-merged into the base config; every key must exist there.
+    factors : dict of str to str
+        Labels for multi-factor designs (e.g. ``{"activation": "relu", "init": "he"}``) so a
+        report can facet by them.
+    """
+
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    factors: Mapping[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"overrides": _jsonable(self.overrides), "factors": dict(self.factors)}
+
+
+@dataclass(frozen=True)
+class Plot:
+    """A figure the report draws from the logged runs, by kind (see :data:`PLOT_KINDS`).
+
+    Parameters
+    ----------
+    kind : str
+        One of :data:`PLOT_KINDS`.
+    title : str
+    **options
+        Kind-specific options (``metric``, ``hue``, ``x``, ``log_x``, ``stage``, ...).
+    """
+
+    kind: str
+    title: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __init__(self, kind: str, title: str, **options: Any):
+        check_choice("plot kind", kind, PLOT_KINDS)
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "title", title)
+        object.__setattr__(self, "options", dict(options))
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "title": self.title, "options": _jsonable(self.options)}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A hypothesis from the literature, evaluated on the trials' results.
+
+    Attributes
+    ----------
+    id : str
+        Short identifier, e.g. ``"adam_faster_than_sgd"``.
+    text : str
+        The claim as a sentence.
+    statistic : str
+        How it is judged (shown in the report next to the verdict).
+    evaluate : callable
+        ``evaluate(summaries, histories) -> ClaimResult``, a pure function of the frames
+        described in this module's docstring (see :mod:`studies.engine.claims` for the helpers).
+    """
+
+    id: str
+    text: str
+    statistic: str
+    evaluate: Callable[[pd.DataFrame, pd.DataFrame], ClaimResult]
+
+
+ArmsSpec = Mapping[str, Arm | Mapping[str, Any]] | Sequence[tuple[str, Arm | Mapping]]
+ArmsFactory = Callable[["pd.DataFrame"], ArmsSpec]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One round of trials; later stages may choose their arms from earlier results.
+
+    Attributes
+    ----------
+    name : str
+    arms : mapping or callable
+        ``{name: Arm or overrides dict}``, or ``arms(previous) -> mapping`` where
+        ``previous`` is the summaries frame of the earlier stages' trials.
+    seeds : int or sequence of int
+        ``n`` means seeds ``0 .. n-1``.
+    fixed_seeds : bool
+        If True, ``--seeds`` does not change this stage (e.g. a one-seed tuning sweep).
+    quick_arms : mapping or callable, optional
+        Arms used with ``--quick`` (default: ``arms``).
+    quick_seeds : int or sequence of int, optional
+        Seeds used with ``--quick`` (default: ``min(2, seeds)``).
+    base_config : dict, optional
+        A base config of the stage's own (default: the study's).
+    trial : callable, optional
+        A trial function of the stage's own (default: the study's).
+    quick : dict, optional
+        ``--quick`` overrides of the stage's own base config (default: the study's ``quick``
+        when the stage uses the study's base config).
+    nest : {"arm", "stage"}
+        Parent runs in MLflow: one per arm carrying the seed aggregates (default), or one for
+        the whole stage — for a one-seed sweep, where per-arm aggregates would only repeat
+        each trial.
+    seed_label : str
+        What the seed index means in this stage, for the child runs: ``"fold"`` names them
+        ``<arm>/fold=<k>`` and tags them ``fold=<k>`` (besides ``seed``) when the seed picks a
+        cross-validation fold. Frames keep the ``seed`` column either way.
+    """
+
+    name: str
+    arms: ArmsSpec | ArmsFactory
+    seeds: int | Sequence[int] = 5
+    fixed_seeds: bool = False
+    quick_arms: ArmsSpec | ArmsFactory | None = None
+    quick_seeds: int | Sequence[int] | None = None
+    base_config: Mapping[str, Any] | None = None
+    trial: Callable[[dict], TrialResult] | None = None
+    quick: Mapping[str, Any] | None = None
+    nest: str = "arm"
+    seed_label: str = "seed"
+
+    def __post_init__(self) -> None:
+        check_choice("stage nest", self.nest, NESTINGS)
+        check_choice("stage seed_label", self.seed_label, SEED_LABELS)
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """One trial to run: where it belongs, its resolved config and that config's hash."""
+
+    study: str
+    stage: str
+    arm: str
+    seed: int
+    config: Mapping[str, Any]
+    config_hash: str
+    factors: Mapping[str, str] = field(default_factory=dict)
+    seed_label: str = "seed"
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.stage, self.arm, self.seed)
+
+    @property
+    def run_name(self) -> str:
+        return f"{self.arm}/{self.seed_label}={self.seed}"
+
+
+@dataclass(frozen=True)
+class Study:
+    """A study: a question, a base config, arms, seeds, a trial function, claims and plots.
+
+    Parameters
+    ----------
+    name : str
+        Also the MLflow experiment name and the CLI name; equals the module name.
+    question : str
+        The question the study answers, in one sentence.
+    base_config : dict
+        Nested, JSON-serialisable config shared by every trial.
+    arms : mapping, optional
+        ``{name: Arm or overrides dict}`` for a one-stage study (give ``arms`` or ``stages``).
+    seeds : int or sequence of int
+        Seeds per arm for a one-stage study.
+    trial : callable
+        ``trial(config) -> TrialResult``; must be a module-level function (it is pickled to
+        worker processes). Optional only when every stage brings its own.
+    claims : sequence of Claim
+    plots : sequence of Plot
+    stages : sequence of Stage, optional
+        For multi-stage studies.
+    quick : dict
+        Config overrides used by ``--quick`` (fewer epochs, smaller grids).
+    quick_seeds : int or sequence of int
+        Seeds per arm with ``--quick`` for a one-stage study.
+    description : str
+        A paragraph of background for the report.
+    data : str
+        What data the trials use, for the report's setup section.
+    """
+
+    # DESIGN.md's order: Study(name, question, base_config, arms, seeds, trial, claims, plots).
+    name: str
+    question: str
+    base_config: Mapping[str, Any]
+    arms: ArmsSpec | None = None
+    seeds: int | Sequence[int] = 5
+    trial: Callable[[dict], TrialResult] | None = None
+    claims: Sequence[Claim] = ()
+    plots: Sequence[Plot] = ()
+    stages: Sequence[Stage] = ()
+    quick: Mapping[str, Any] = field(default_factory=dict)
+    quick_seeds: int | Sequence[int] = 2
+    description: str = ""
+    data: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name.isidentifier():
+            raise ValueError(f"study name must be a Python identifier, got {self.name!r}")
+        if (self.arms is None) == (not self.stages):
+            raise ValueError(f"study {self.name!r}: give exactly one of arms= or stages=")
+        if self.arms is not None:
+            stage = Stage("main", self.arms, self.seeds, quick_seeds=self.quick_seeds)
+            object.__setattr__(self, "stages", (stage,))
+        else:
+            object.__setattr__(self, "stages", tuple(self.stages))
+        if any(stage.trial is None for stage in self.stages) and not callable(self.trial):
+            raise ValueError(f"study {self.name!r} needs a trial function (trial=...)")
+        names = [s.name for s in self.stages]
+        if len(set(names)) != len(names):
+            raise ValueError(f"study {self.name!r}: stage names must be unique, got {names}")
+        canonical_json(self.base_config)
+        deep_merge(self.base_config, self.quick, what=f"study {self.name!r} quick override")
+        for stage in self.stages:
+            base = self.stage_base(stage)
+            canonical_json(base)
+            if stage.quick is not None:
+                deep_merge(base, stage.quick, what=f"stage {stage.name!r} quick override")
+            for arms in (stage.arms, stage.quick_arms):
+                if arms is not None and not callable(arms):
+                    self.check_arms(stage, normalize_arms(arms))
+        ids = [c.id for c in self.claims]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"study {self.name!r}: claim ids must be unique, got {ids}")
+
+    def stage_base(self, stage: Stage, *, quick: bool = False) -> dict:
+        """The base config of ``stage`` (with its ``--quick`` overrides when ``quick``)."""
+        base = self.base_config if stage.base_config is None else stage.base_config
+        if not quick:
+            return copy.deepcopy(dict(base))
+        override = (
+            stage.quick
+            if stage.quick is not None
+            else (self.quick if stage.base_config is None else {})
+        )
+        return deep_merge(base, override, what=f"stage {stage.name!r} quick override")
+
+    def stage_trial(self, stage: Stage) -> Callable[[dict], TrialResult]:
+        # __post_init__ made sure one of the two is set.
+        return stage.trial if stage.trial is not None else self.trial
+
+    def check_arms(self, stage: Stage, arms: dict[str, Arm]) -> None:
+        """Raise ValueError for an arm whose overrides do not fit the stage's base config."""
+        base = self.stage_base(stage)
+        for name, arm in arms.items():
+            if not name or name != name.strip():
+                raise ValueError(f"stage {stage.name!r}: bad arm name {name!r}")
+            bad = sorted(set(arm.overrides) & set(RESERVED_KEYS))
+            if bad:
+                raise ValueError(f"arm {name!r} overrides reserved key(s) {bad}")
+            deep_merge(base, arm.overrides, what=f"arm {name!r}")
+
+    def stage_arms(self, stage: Stage, previous: pd.DataFrame, *, quick: bool) -> dict[str, Arm]:
+        """Resolve the arms of ``stage`` (calling its factory on ``previous`` if needed)."""
+        spec = stage.quick_arms if quick and stage.quick_arms is not None else stage.arms
+        arms = normalize_arms(spec(previous) if callable(spec) else spec)
+        if not arms:
+            raise ValueError(f"stage {stage.name!r} of study {self.name!r} has no arms")
+        self.check_arms(stage, arms)
+        return arms
+
+    def stage_seeds(self, stage: Stage, *, quick: bool, n_seeds: int | None) -> list[int]:
+        """Seeds of ``stage``: ``--seeds`` wins unless the stage fixes its seeds."""
+        if n_seeds is not None and not stage.fixed_seeds:
+            if n_seeds < 1:
+                raise ValueError(f"--seeds must be >= 1, got {n_seeds}")
+            return list(range(n_seeds))
+        if quick:
+            if stage.quick_seeds is not None:
+                return seed_list(stage.quick_seeds)
+            return seed_list(stage.seeds)[:2]
+        return seed_list(stage.seeds)
+
+    def trial_specs(
+        self,
+        stage: Stage,
+        arms: Mapping[str, Arm],
+        seeds: Sequence[int],
+        *,
+        quick: bool,
+        code: Mapping[str, Any],
+    ) -> list[TrialSpec]:
+        """Every (arm, seed) of ``stage`` with its resolved config and ``config_hash``."""
+        base = self.stage_base(stage, quick=quick)
+        specs = []
+        for name, arm in arms.items():
+            merged = deep_merge(base, arm.overrides, what=f"arm {name!r}")
+            for seed in seeds:
+                config = {**merged, "arm": name, "seed": int(seed)}
+                specs.append(
+                    TrialSpec(
+                        study=self.name,
+                        stage=stage.name,
+                        arm=name,
+                        seed=int(seed),
+                        config=config,
+                        config_hash=config_hash(config, code),
+                        factors=dict(arm.factors),
+                        seed_label=stage.seed_label,
+                    )
+                )
+        return specs
+
+    def to_json(
+        self,
+        *,
+        quick: bool,
+        stage_arms: Mapping[str, Mapping[str, Arm]],
+        stage_seeds: Mapping[str, Sequence[int]],
+    ) -> dict:
+        """What the reporter needs for the setup section (written as ``study.json``).
+
+        ``arms`` maps every arm run in this invocation to ``{"overrides", "factors",
+        "stage"}``; ``seeds`` are those of the stage with the most seeds (the main comparison
+        of a study that tunes with one seed first).
+        """
+        arms: dict[str, dict] = {}
+        stages = []
+        for stage in self.stages:
+            resolved = stage_arms.get(stage.name, {})
+            for name, arm in resolved.items():
+                arms[name] = {**arm.to_json(), "stage": stage.name}
+            entry = {
+                "name": stage.name,
+                "arms": list(resolved),
+                "seeds": list(stage_seeds.get(stage.name, [])),
+                "nest": stage.nest,
+                "seed_label": stage.seed_label,
+            }
+            if stage.base_config is not None:
+                entry["base_config"] = self.stage_base(stage, quick=quick)
+            stages.append(entry)
+        widest = max(stage_seeds.values(), key=len, default=[])
+        return {
+            "name": self.name,
+            "question": self.question,
+            "description": self.description,
+            "data": self.data,
+            "quick": quick,
+            "base_config": _jsonable(
+                deep_merge(self.base_config, self.quick if quick else {}, what="quick override")
+            ),
+            "arms": arms,
+            "seeds": list(widest),
+            "stages": stages,
+            "plots": [p.to_json() for p in self.plots],
+            "claims": [{"id": c.id, "text": c.text, "statistic": c.statistic} for c in self.claims],
+        }
+
+
+def normalize_arms(spec: ArmsSpec) -> dict[str, Arm]:
+    """Turn ``{name: Arm | overrides}`` (or a list of pairs) into ``{name: Arm}``."""
+    items = spec.items() if isinstance(spec, Mapping) else spec
+    arms: dict[str, Arm] = {}
+    for name, value in items:
+        if name in arms:
+            raise ValueError(f"duplicate arm name {name!r}")
+        if isinstance(value, Arm):
+            arms[str(name)] = value
+        elif isinstance(value, Mapping):
+            arms[str(name)] = Arm(overrides=dict(value))
+        else:
+            raise ValueError(f"arm {name!r} must be an Arm or a dict of overrides, got {value!r}")
+    return arms
+
+
+def seed_list(seeds: int | Sequence[int]) -> list[int]:
+    """``n`` -> ``[0, ..., n-1]``; a sequence is kept (as ints)."""
+    if isinstance(seeds, int):
+        if seeds < 1:
+            raise ValueError(f"seeds must be >= 1, got {seeds}")
+        return list(range(seeds))
+    out = [int(s) for s in seeds]
+    if not out or len(set(out)) != len(out):
+        raise ValueError(f"seeds must be a non-empty list of distinct ints, got {seeds!r}")
+    return out
+
+
+def deep_merge(
+    base: Mapping[str, Any], override: Mapping[str, Any], *, what: str = "override", _path: str = ""
+) -> dict:
+    """Return a copy of ``base`` with ``override`` merged in, refusing unknown keys.
+
+    An override may only set keys that exist in ``base`` (a typo must not silently create a
+    new, unused setting) — except inside a dict that is empty in ``base``, which is open
+    (e.g. ``{"hyper": {}}`` for optimizer-specific extras). A dict in ``base`` can only be
+    replaced by a dict.
+
+    Raises
+    ------
+    ValueError
+        Naming the bad key and the valid keys at that level.
+    """
+    merged = copy.deepcopy(dict(base))
+    open_level = not base
+    for key, value in override.items():
+        where = f"{_path}{key}"
+        if key not in base and not open_level:
+            check_choice(
+                f"config key in {what} (at {_path or 'top level'!r})",
+                where,
+                [f"{_path}{k}" for k in base],
+            )
+        old = base.get(key)
+        if isinstance(old, Mapping):
+            if not isinstance(value, Mapping):
+                raise ValueError(
+                    f"{what}: {where!r} must be a dict like the base config's "
+                    f"({sorted(old)}), got {value!r}"
+                )
+            merged[key] = deep_merge(old, value, what=what, _path=f"{where}.")
+        else:
+            if isinstance(value, Mapping) and key in base:
+                raise ValueError(
+                    f"{what}: {where!r} is a value ({old!r}) in the base config, "
+                    f"not a dict; got {value!r}"
+                )
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _jsonable(obj: Any) -> Any:
+    return json.loads(canonical_json(obj))
+
+
+def _default(obj: Any) -> Any:
+    # NumPy scalars and arrays show up in configs built with NumPy; store them as plain JSON.
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, tuple | set | frozenset):
+        return list(obj)
+    raise ValueError(f"config value {obj!r} of type {type(obj).__name__} is not JSON-serialisable")
+
+
+def canonical_json(obj: Any) -> str:
+    """Sorted-key, compact JSON: equal configs give equal strings (and hashes)."""
+    try:
+        return json.dumps(
+            obj, sort_keys=True, separators=(",", ":"), default=_default, allow_nan=True
+        )
+    except TypeError as err:
+        raise ValueError(f"config is not JSON-serialisable: {err}") from err
+
+
+def config_hash(config: Mapping[str, Any], code: Mapping[str, Any]) -> str:
+    """sha256 of the canonical JSON of the resolved config and the code version."""
+    payload = canonical_json({"config": config, "code": code})
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def summaries_frame(records: Sequence[Any]) -> pd.DataFrame:
+    """One row per trial from ``(spec, result, run_id, reused)`` records.
+
+    Parameters
+    ----------
+    records : sequence
+        Objects with attributes ``spec`` (TrialSpec), ``result`` (TrialResult), ``run_id``
+        and ``reused``.
+
+    Returns
+    -------
+    DataFrame, shape (n_trials, n_columns)
+        Columns as described in this module's docstring.
+    """
+    import pandas as pd
+
+    rows = []
+    for rec in records:
+        spec, result = rec.spec, rec.result
+        row: dict[str, Any] = {
+            "stage": spec.stage,
+            "arm": spec.arm,
+            "seed": spec.seed,
+            "status": result.status,
+            "diverged_epoch": result.diverged_epoch,
+            "run_id": rec.run_id,
+            "config_hash": spec.config_hash,
+            "reused": rec.reused,
+        }
+        row.update({FACTOR_PREFIX + k: v for k, v in spec.factors.items()})
+        row.update({CONFIG_PREFIX + k: v for k, v in flatten(spec.config).items()})
+        row.update({k: float(v) for k, v in result.summary.items()})
+        rows.append(row)
+    base = ["stage", "arm", "seed", "status", "diverged_epoch", "run_id", "config_hash", "reused"]
+    frame = pd.DataFrame(rows, columns=None if rows else base)
+    if rows:
+        frame["diverged_epoch"] = frame["diverged_epoch"].astype("Int64")
+    return frame
+
+
+def histories_frame(records: Sequence[Any]) -> pd.DataFrame:
+    """One row per (trial, epoch) from ``(spec, result, ...)`` records (see above)."""
+    import pandas as pd
+
+    rows = []
+    for rec in records:
+        spec = rec.spec
+        for record in rec.result.history:
+            row = {"stage": spec.stage, "arm": spec.arm, "seed": spec.seed}
+            row.update({k: (float(v) if v is not None else math.nan) for k, v in record.items()})
+            row["epoch"] = int(record["epoch"])
+            rows.append(row)
+    if not rows:
+        return pd.DataFrame(columns=["stage", "arm", "seed", "epoch"])
+    return pd.DataFrame(rows)

@@ -1,0 +1,158 @@
+"""Engine details: summary/history key clashes, folds as child runs, in-process BLAS threads,
+recorded package versions and bulk loading of reused trials."""
+
+from __future__ import annotations
+
+import json
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+from threadpoolctl import threadpool_info, threadpool_limits
+from toy_studies import Arm, base_config, make_toy, toy_trial
+
+from studies.engine.runner import PACKAGES, run_study
+from studies.engine.spec import Stage, Study, TrialResult, histories_frame, summaries_frame
+from studies.store._bulk import metric_histories
+
+
+def run(study: Study, uri: str, **kwargs):
+    kwargs.setdefault("jobs", 1)
+    return run_study(study, tracking_uri=uri, progress_bar=False, **kwargs)
+
+
+def _blas_threads() -> int:
+    return max(
+        (info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"),
+        default=0,
+    )
+
+
+def blas_trial(config: dict) -> TrialResult:
+    """Report how many BLAS threads the trial ran with."""
+    return TrialResult(summary={"blas_threads": float(_blas_threads())})
+
+
+# -- summary keys must not be history keys ---------------------------------------------------
+def test_summary_key_equal_to_a_history_key_is_refused():
+    history = [{"epoch": 1, "val_loss": 0.5, "val_acc": 0.8}]
+    with pytest.raises(ValueError, match=r"\['val_acc', 'val_loss'\]"):
+        TrialResult(history=history, summary={"val_loss": 0.5, "val_acc": 0.8, "test": 1.0})
+    # Distinct keys (and "epoch" only in the history) are fine.
+    TrialResult(history=history, summary={"final_val_loss": 0.5, "epoch": 1.0})
+
+
+# -- folds as child runs ---------------------------------------------------------------------
+def test_fold_stage_names_and_tags_its_child_runs(store):
+    study = Study(
+        name="toy_folds",
+        question="Do folds show up as folds?",
+        base_config=base_config(),
+        trial=toy_trial,
+        stages=[Stage("cv", {"a": Arm({"optimizer": {"lr": 0.2}})}, seeds=3, seed_label="fold")],
+    )
+    outcome = run(study, store)
+    client = MlflowClient(store)
+    runs = {
+        client.get_run(r.run_id).info.run_name: client.get_run(r.run_id) for r in outcome.records
+    }
+    assert sorted(runs) == ["a/fold=0", "a/fold=1", "a/fold=2"]
+    for name, child in runs.items():
+        fold = name.rsplit("=", 1)[1]
+        assert child.data.tags["fold"] == fold and child.data.tags["seed"] == fold
+    # Claims and reports keep reading a `seed` column.
+    assert sorted(summaries_frame(outcome.records)["seed"]) == [0, 1, 2]
+    stage = json.loads(
+        Path(client.download_artifacts(outcome.summary_run_id, "study.json")).read_text()
+    )["stages"][0]
+    assert stage["seed_label"] == "fold"
+
+
+def test_seed_stage_tags_no_fold_and_bad_label_is_refused(store):
+    outcome = run(make_toy(seeds=1), store)
+    child = MlflowClient(store).get_run(outcome.records[0].run_id)
+    assert child.info.run_name.endswith("/seed=0") and "fold" not in child.data.tags
+    with pytest.raises(ValueError, match="repeat"):
+        Stage("s", {"a": {}}, seed_label="repeat")
+
+
+# -- one BLAS thread for in-process trials ---------------------------------------------------
+def test_in_process_trials_run_with_one_blas_thread(store):
+    with threadpool_limits(limits=2):
+        if _blas_threads() < 2:
+            pytest.skip("this BLAS cannot run more than one thread here")
+        study = Study(
+            name="toy_blas",
+            question="How many BLAS threads does an in-process trial get?",
+            base_config={"x": 0},
+            trial=blas_trial,
+            arms={"only": {}},
+            seeds=1,
+        )
+        outcome = run(study, store, jobs=1)
+        # The driver's own setting is back once the trials are done.
+        assert _blas_threads() == 2
+    assert outcome.records[0].result.summary["blas_threads"] == 1
+
+
+# -- package versions in study.json ----------------------------------------------------------
+def test_study_json_records_package_versions(store):
+    outcome = run(make_toy(seeds=1), store)
+    client = MlflowClient(store)
+    study_json = json.loads(
+        Path(client.download_artifacts(outcome.summary_run_id, "study.json")).read_text()
+    )
+    packages = study_json["packages"]
+    for name in ("numpy", "scikit-learn", "mlflow", "jinja2"):
+        assert packages[name] == metadata.version(name)
+    assert set(packages) <= set(PACKAGES)
+
+
+# -- reused trials load their histories in bulk ----------------------------------------------
+def test_reused_trials_load_histories_in_one_bulk_call(store):
+    study = make_toy(seeds=3)
+    first = run(study, store)
+    second = run(study, store)
+    assert all(r.reused for r in second.records)
+    by_call = second.timing["tracking_by_call"]
+    assert "get_metric_history" not in by_call and "metric_histories" in by_call
+    # Searches, the summary run and its artifacts, one bulk read: far fewer than the
+    # 6 trials x 2 history keys per-key reads that came before.
+    assert second.timing["tracking_calls"] < 25
+    for frame in (summaries_frame, histories_frame):
+        a = frame(first.records).drop(columns=["reused"], errors="ignore")
+        b = frame(second.records).drop(columns=["reused"], errors="ignore")
+        pd.testing.assert_frame_equal(a, b, check_dtype=False)
+
+
+class _PublicOnly:
+    """A client without a bulk-capable store: only the public per-key history call."""
+
+    def __init__(self, client: MlflowClient):
+        self.client = client
+        self.calls = 0
+
+    def get_metric_history(self, run_id: str, key: str):
+        self.calls += 1
+        return self.client.get_metric_history(run_id, key)
+
+
+def test_bulk_and_public_paths_agree(store):
+    outcome = run(make_toy(seeds=2), store)
+    client = MlflowClient(store)
+    run_keys = {r.run_id: ["train_loss", "val_loss"] for r in outcome.records}
+    bulk = metric_histories(client, run_keys)
+    public = _PublicOnly(client)
+    fallback = metric_histories(public, run_keys, concurrent=True)
+    assert public.calls == 2 * len(outcome.records)
+    assert sorted(bulk) == sorted(fallback)
+    expected = sum(len(r.result.history) for r in outcome.records) * 2
+    assert len(bulk) == expected
+    rec = outcome.records[0]
+    losses = {s: v for r, s, k, v, _ in bulk if r == rec.run_id and k == "train_loss"}
+    want = {h["epoch"]: h["train_loss"] for h in rec.result.history}
+    assert losses.keys() == want.keys()
+    np.testing.assert_allclose([losses[e] for e in sorted(want)], [want[e] for e in sorted(want)])
