@@ -34,13 +34,17 @@ __all__ = [
     "BOOTSTRAP_SEED",
     "VERDICTS",
     "ClaimResult",
+    "band_verdict",
     "bootstrap_ci",
+    "bootstrap_distribution",
     "cohens_d",
     "compare_paired",
     "equivalent_paired",
+    "interval_verdict",
     "joint_verdict",
     "paired_d",
     "paired_p_value",
+    "percentile_interval",
     "t_interval",
 ]
 
@@ -50,6 +54,7 @@ VERDICTS = ("supported", "not supported", "inconclusive")
 BOOTSTRAP_SEED = 0
 TESTS = ("wilcoxon", "t")
 DIRECTIONS = ("lower", "higher")
+SIDES = ("above", "below")
 
 
 @dataclass(frozen=True)
@@ -114,15 +119,59 @@ def t_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float
     return mean, float(lo), float(hi)
 
 
+def bootstrap_distribution(
+    samples: Sequence[Sequence[float]] | Sequence[np.ndarray],
+    statistic: Callable[..., np.ndarray],
+    *,
+    n_resamples: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """The bootstrap distribution of ``statistic`` over paired resamples of ``samples``.
+
+    Every resample draws the same row indices for each sample, so paired observations (one
+    seed's values) stay together.
+
+    Parameters
+    ----------
+    samples : sequence of array_like, each of shape (n, ...)
+        Paired samples (row ``i`` of each belongs to observation ``i``).
+    statistic : callable
+        ``statistic(*resampled) -> array of shape (n_resamples,)``, each resampled sample of
+        shape (n_resamples, n, ...).
+    n_resamples : int
+    rng : numpy.random.Generator
+        Draws the indices, one ``(n_resamples, n)`` array.
+
+    Returns
+    -------
+    ndarray, shape (n_resamples,)
+    """
+    arrays = [np.asarray(s, dtype=float) for s in samples]
+    n = len(arrays[0])
+    if any(len(a) != n for a in arrays):
+        raise ValueError(f"paired samples must have equal lengths, got {[len(a) for a in arrays]}")
+    idx = rng.integers(0, n, size=(n_resamples, n))
+    return np.asarray(statistic(*(a[idx] for a in arrays)), dtype=float)
+
+
+def percentile_interval(
+    distribution: Sequence[float] | np.ndarray, confidence: float = 0.95
+) -> tuple[float, float]:
+    """Equal-tailed percentile interval of a bootstrap distribution, shape (n_resamples,)."""
+    tail = (1.0 - confidence) / 2.0 * 100.0
+    lo, hi = np.percentile(np.asarray(distribution, dtype=float), [tail, 100.0 - tail])
+    return float(lo), float(hi)
+
+
 def bootstrap_ci(
     values: Sequence[float],
     *,
-    statistic: Callable[[np.ndarray], np.ndarray] = np.mean,
+    statistic: Callable[..., np.ndarray] = np.mean,
     confidence: float = 0.95,
     n_resamples: int = 5000,
     rng: np.random.Generator | None = None,
 ) -> tuple[float, float]:
-    """Percentile bootstrap confidence interval of ``statistic``.
+    """Percentile bootstrap confidence interval of ``statistic`` of one sample.
 
     Parameters
     ----------
@@ -143,11 +192,43 @@ def bootstrap_ci(
     if x.size < 2:
         return math.nan, math.nan
     rng = np.random.default_rng(BOOTSTRAP_SEED) if rng is None else rng
-    idx = rng.integers(0, x.size, size=(n_resamples, x.size))
-    boot = statistic(x[idx], axis=1)
-    tail = (1.0 - confidence) / 2.0 * 100.0
-    lo, hi = np.percentile(boot, [tail, 100.0 - tail])
-    return float(lo), float(hi)
+    boot = bootstrap_distribution(
+        [x], lambda r: statistic(r, axis=1), n_resamples=n_resamples, rng=rng
+    )
+    return percentile_interval(boot, confidence)
+
+
+def interval_verdict(lo: float, hi: float, threshold: float, *, side: str) -> str:
+    """Verdict of "the quantity lies ``side`` of ``threshold``" from its interval [lo, hi].
+
+    Supported when the whole interval is on that side, not supported when the whole interval
+    is on the other side, inconclusive when it contains the threshold (or is NaN).
+
+    Parameters
+    ----------
+    lo, hi : float
+        A confidence interval of the quantity.
+    threshold : float
+    side : {"above", "below"}
+    """
+    check_choice("side", side, SIDES)
+    ok, bad = (
+        (lo > threshold, hi < threshold) if side == "above" else (hi < threshold, lo > threshold)
+    )
+    return "supported" if ok else "not supported" if bad else "inconclusive"
+
+
+def band_verdict(lo: float, hi: float, low: float, high: float) -> str:
+    """Verdict of "the quantity lies inside (low, high)" from its interval [lo, hi].
+
+    Supported when the interval lies strictly inside the band (the TOST rule), not supported
+    when it lies wholly outside it, inconclusive when it straddles a bound (or is NaN).
+    """
+    if low < lo and hi < high:
+        return "supported"
+    if hi <= low or lo >= high:
+        return "not supported"
+    return "inconclusive"
 
 
 def cohens_d(a: Sequence[float], b: Sequence[float]) -> float:
@@ -357,23 +438,11 @@ def equivalent_paired(
         "d_z": paired_d(a, b),
     }
     ci = f"[{lo:.3g}, {hi:.3g}]"
-    if -margin < lo and hi < margin:
-        return ClaimResult(
-            "supported",
-            statistic,
-            numbers,
-            f"{names[0]} - {names[1]} lies in {ci}, inside ±{margin:g}",
-        )
-    if lo >= margin or hi <= -margin:
-        return ClaimResult(
-            "not supported",
-            statistic,
-            numbers,
-            f"{names[0]} - {names[1]} lies in {ci}, outside ±{margin:g}",
-        )
+    verdict = band_verdict(lo, hi, -margin, margin)
+    where = {"supported": "inside", "not supported": "outside", "inconclusive": "which crosses"}
     return ClaimResult(
-        "inconclusive",
+        verdict,
         statistic,
         numbers,
-        f"{names[0]} - {names[1]} lies in {ci}, which crosses ±{margin:g}",
+        f"{names[0]} - {names[1]} lies in {ci}, {where[verdict]} ±{margin:g}",
     )

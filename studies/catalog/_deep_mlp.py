@@ -206,10 +206,3 @@ def common_summary(run: MLPRun, target_acc: float) -> dict[str, float]:
         "dead_frac_final": float(measured[-1]["dead_frac"]),
         "saturated_frac_final": float(measured[-1]["saturated_frac"]),
     }
-
-
-def result_status(history: train.History) -> dict[str, Any]:
-    """``status`` and ``diverged_epoch`` keyword arguments for :class:`TrialResult`."""
-    if history.diverged:
-        return {"status": "diverged", "diverged_epoch": history.diverged_epoch}
-    return {"status": "ok", "diverged_epoch": None}

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from studies.catalog._deep_mlp import DATA_CONFIG, common_summary, result_status, train_mlp
+from studies.catalog._deep_mlp import DATA_CONFIG, common_summary, train_mlp
 from studies.engine.claims import all_of, mean_threshold, paired_gap, paired_samples
 from studies.engine.spec import Arm, Claim, ClaimResult, Plot, Stage, Study, TrialResult
 from studies.stats import compare_paired
@@ -116,7 +116,7 @@ def trial(config: dict) -> TrialResult:
     """Train one deep MLP; per-epoch layer diagnostics and the summary figures."""
     run = train_mlp(config)
     summary = common_summary(run, config["train"]["target_acc"])
-    return TrialResult([dict(r) for r in run.history], summary, **result_status(run.history))
+    return TrialResult.from_history(run.history, summary)
 
 
 def ratio_thresholds(
@@ -233,8 +233,20 @@ LR_ARMS = {
     HIGH_LR_ARM: Arm({**_RELU, "optimizer": {"lr": HIGH_LR}}),
 }
 
+#: Which way each summary figure is better (None: neither; the log-ratio is best near 0).
+METRICS = {
+    "final_train_loss": "lower",
+    "final_val_acc": "higher",
+    "test_acc": "higher",
+    "epochs_to_target": "lower",
+    "grad_ratio_init_log10": None,
+    "dead_frac_final": "lower",
+    "saturated_frac_final": "lower",
+}
+
 STUDY = Study(
     name="activations",
+    metrics=METRICS,
     question="Does ReLU fix the vanishing gradient of the sigmoid in a deep MLP, and at what "
     "price (dead units)?",
     description=DESCRIPTION,

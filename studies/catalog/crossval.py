@@ -36,8 +36,16 @@ from sklearn.model_selection import KFold, LeaveOneOut, StratifiedKFold, train_t
 from dlkit import classic, data
 from dlkit.validation import check_choice
 from studies.engine.claims import paired_columns, paired_samples
+from studies.engine.select import best_setting
 from studies.engine.spec import Arm, Claim, ClaimResult, Plot, Stage, Study, TrialResult
-from studies.stats import BOOTSTRAP_SEED, compare_paired, joint_verdict
+from studies.stats import (
+    BOOTSTRAP_SEED,
+    bootstrap_distribution,
+    compare_paired,
+    interval_verdict,
+    joint_verdict,
+    percentile_interval,
+)
 
 ESTIMATORS = ("holdout", "kfold", "loo")
 PROTOCOLS = ("kfold", "holdout", "test_set")
@@ -328,9 +336,14 @@ def fold_trial(config: dict) -> TrialResult:
 
 def refit_best(previous) -> dict[str, Arm]:
     """Stage "refit": the L2 strength with the best mean validation accuracy over folds."""
-    rows = previous[(previous["stage"] == "folds") & (previous["status"] != "failed")]
-    means = rows.groupby("config.l2")["val_acc"].mean()
-    best = float(means[means == means.max()].index.max())
+    best = best_setting(
+        previous,
+        stage="folds",
+        metric="val_acc",
+        better="higher",
+        setting="config.l2",
+        ties="largest",
+    )[None]
     return {f"refit/l2={best:g}": Arm({"l2": best, "refit": True})}
 
 
@@ -352,9 +365,13 @@ def abs_bias_shrinks(summaries, histories) -> ClaimResult:
         return ClaimResult(
             "inconclusive", statistic, {"n": float(len(b2))}, f"only {len(b2)} paired seeds; need 3"
         )
-    idx = np.random.default_rng(BOOTSTRAP_SEED).integers(0, len(b2), size=(N_BOOT, len(b2)))
-    boot = np.abs(b10[idx].mean(axis=1)) - np.abs(b2[idx].mean(axis=1))
-    lo, hi = np.percentile(boot, [2.5, 97.5])
+    boot = bootstrap_distribution(
+        (b10, b2),
+        lambda r10, r2: np.abs(r10.mean(axis=1)) - np.abs(r2.mean(axis=1)),
+        n_resamples=N_BOOT,
+        rng=np.random.default_rng(BOOTSTRAP_SEED),
+    )
+    lo, hi = percentile_interval(boot)
     diff = abs(b10.mean()) - abs(b2.mean())
     numbers = {
         "n": float(len(b2)),
@@ -369,19 +386,14 @@ def abs_bias_shrinks(summaries, histories) -> ClaimResult:
         if len(rows):
             numbers[f"{arm}.mean_bias"] = float(rows.mean())
     ci = f"[{lo:.4f}, {hi:.4f}]"
-    if hi < 0:
-        return ClaimResult(
-            "supported",
-            statistic,
-            numbers,
-            f"|bias| falls from {abs(b2.mean()):.4f} to {abs(b10.mean()):.4f}; "
-            f"difference CI {ci} below 0",
-        )
-    if lo > 0:
-        return ClaimResult(
-            "not supported", statistic, numbers, f"|bias| grows: difference CI {ci} above 0"
-        )
-    return ClaimResult("inconclusive", statistic, numbers, f"difference CI {ci} contains 0")
+    verdict = interval_verdict(lo, hi, 0.0, side="below")
+    detail = {
+        "supported": f"|bias| falls from {abs(b2.mean()):.4f} to {abs(b10.mean()):.4f}; "
+        f"difference CI {ci} below 0",
+        "not supported": f"|bias| grows: difference CI {ci} above 0",
+        "inconclusive": f"difference CI {ci} contains 0",
+    }[verdict]
+    return ClaimResult(verdict, statistic, numbers, detail)
 
 
 def stratified_variance_lower(summaries, histories) -> ClaimResult:
@@ -425,15 +437,17 @@ def naive_variance_underestimates(summaries, histories) -> ClaimResult:
             verdicts.append("inconclusive")
             continue
         ratio = naive.mean() / var.mean()
-        idx = rng.integers(0, len(rows), size=(N_BOOT, len(rows)))
-        boot = naive[idx].mean(axis=1) / var[idx].mean(axis=1)
-        lo, hi = np.percentile(boot, [2.5, 97.5])
+        boot = bootstrap_distribution(
+            (naive, var),
+            lambda rn, rv: rn.mean(axis=1) / rv.mean(axis=1),
+            n_resamples=N_BOOT,
+            rng=rng,
+        )
+        lo, hi = percentile_interval(boot)
         numbers.update(
             {f"k={k}.ratio": float(ratio), f"k={k}.ci_lo": float(lo), f"k={k}.ci_hi": float(hi)}
         )
-        verdicts.append(
-            "supported" if hi < VAR_RATIO else "not supported" if lo > VAR_RATIO else "inconclusive"
-        )
+        verdicts.append(interval_verdict(lo, hi, VAR_RATIO, side="below"))
     verdict = joint_verdict(verdicts)
     detail = ", ".join(
         f"k={k}: {numbers.get(f'k={k}.ratio', math.nan):.2f} ({v})"
@@ -482,8 +496,31 @@ FOLD_CONFIG = {
     "model": {"lr": 0.5, "epochs": 200},
 }
 
+#: Which way each summary figure is better (None: neither — a signed bias, the estimates
+#: themselves, the optimistic reported accuracy, and descriptions of the set-up).
+METRICS = {
+    "bias": None,
+    "variance": "lower",
+    "rmse": "lower",
+    "mean_estimate": None,
+    "mean_true_error": "lower",
+    "true_error_var": None,
+    "naive_var": None,
+    "naive_var_ratio": None,
+    "reported_acc": None,
+    "fresh_acc": "higher",
+    "optimism": "lower",
+    "selection_score": None,
+    "log10_lambda": None,
+    "train_acc": "higher",
+    "train_loss": "lower",
+    "val_acc": "higher",
+    "test_acc": "higher",
+}
+
 STUDY = Study(
     name="crossval",
+    metrics=METRICS,
     question=(
         "How well do holdout, k-fold and leave-one-out estimate a model's error, and how "
         "optimistic is a model tuned on its own test set?"

@@ -36,7 +36,15 @@ from sklearn.naive_bayes import GaussianNB
 from dlkit import classic, data
 from dlkit.validation import check_choice
 from studies.engine.spec import Arm, Claim, ClaimResult, Plot, Stage, Study, TrialResult
-from studies.stats import BOOTSTRAP_SEED, compare_paired, t_interval
+from studies.stats import (
+    BOOTSTRAP_SEED,
+    bootstrap_distribution,
+    compare_paired,
+    interval_verdict,
+    joint_verdict,
+    percentile_interval,
+    t_interval,
+)
 
 MODELS = ("naive_bayes", "gaussian", "logistic")
 MODEL_LABELS = {
@@ -411,12 +419,19 @@ def nb_lead_depends_on_data(summaries, histories) -> ClaimResult:
         cross = crossover_m(ms, lr.mean(axis=0) - nb.mean(axis=0))
         numbers[f"{dataset}.crossover_m"] = cross
         if math.isfinite(cross) and len(nb) >= 2:
-            idx = rng.integers(0, len(nb), size=(N_BOOT, len(nb)))
-            boot = np.array([crossover_m(ms, lr[i].mean(axis=0) - nb[i].mean(axis=0)) for i in idx])
+            boot = bootstrap_distribution(
+                (nb, lr),
+                lambda rnb, rlr, ms=ms: [
+                    crossover_m(ms, b.mean(axis=0) - a.mean(axis=0))
+                    for a, b in zip(rnb, rlr, strict=True)
+                ],
+                n_resamples=N_BOOT,
+                rng=rng,
+            )
             finite = boot[np.isfinite(boot)]
             numbers[f"{dataset}.crossover_found"] = finite.size / N_BOOT
             if finite.size:
-                lo, hi = np.percentile(finite, [2.5, 97.5])
+                lo, hi = percentile_interval(finite)
                 numbers[f"{dataset}.crossover_ci_lo"] = float(lo)
                 numbers[f"{dataset}.crossover_ci_hi"] = float(hi)
     kinds = set(statuses.values())
@@ -459,36 +474,23 @@ def gaussian_at_least_as_good(summaries, histories) -> ClaimResult:
         return ClaimResult(
             "inconclusive", statistic, {"n": float(len(gauss))}, "fewer than 2 seeds"
         )
-    numbers, worst_hi, worse_at = {"n": float(len(gauss)), "margin": MARGIN}, -math.inf, []
+    numbers, worst_hi, verdicts = {"n": float(len(gauss)), "margin": MARGIN}, -math.inf, {}
     for j, m in enumerate(ms):
         mean, lo, hi = t_interval(gauss[:, j] - lr[:, j], confidence=1 - 2 * ALPHA)
         numbers[f"m={m}.diff"] = mean
         numbers[f"m={m}.upper"] = hi
         worst_hi = max(worst_hi, hi)
-        if lo > MARGIN:
-            worse_at.append(m)
+        verdicts[m] = interval_verdict(lo, hi, MARGIN, side="below")
     numbers["max_upper"] = worst_hi
-    if worse_at:
-        return ClaimResult(
-            "not supported",
-            statistic,
-            numbers,
-            f"the Gaussian model is worse by more than {MARGIN:g} at m = "
-            f"{', '.join(map(str, worse_at))}",
-        )
-    if worst_hi < MARGIN:
-        return ClaimResult(
-            "supported",
-            statistic,
-            numbers,
-            f"largest upper bound {worst_hi:.4f} < {MARGIN:g} over {len(ms)} m",
-        )
-    return ClaimResult(
-        "inconclusive",
-        statistic,
-        numbers,
-        f"largest upper bound {worst_hi:.4f} is not below {MARGIN:g}",
-    )
+    verdict = joint_verdict(verdicts.values())
+    worse_at = [m for m, v in verdicts.items() if v == "not supported"]
+    detail = {
+        "not supported": f"the Gaussian model is worse by more than {MARGIN:g} at m = "
+        f"{', '.join(map(str, worse_at))}",
+        "supported": f"largest upper bound {worst_hi:.4f} < {MARGIN:g} over {len(ms)} m",
+        "inconclusive": f"largest upper bound {worst_hi:.4f} is not below {MARGIN:g}",
+    }[verdict]
+    return ClaimResult(verdict, statistic, numbers, detail)
 
 
 def sklearn_agrees(summaries, histories) -> ClaimResult:
@@ -525,8 +527,21 @@ def _stage(dataset: str) -> Stage:
     return Stage(dataset, arms, seeds=SEEDS, quick_seeds=2)
 
 
+#: Which way each summary figure is better (None: neither — the pool size and the share of
+#: ridge used are set-up, not results).
+METRICS = {
+    "err_full": "lower",
+    "err_smallest": "lower",
+    "excess_small": "lower",
+    "n_pool": None,
+    "ridge_fraction": None,
+    "sklearn_agreement": "higher",
+    "sklearn_proba_diff": "lower",
+}
+
 STUDY = Study(
     name="generative",
+    metrics=METRICS,
     question=(
         "Does naive Bayes reach its asymptotic error with fewer samples than logistic "
         "regression, and does logistic regression win with enough data (Ng & Jordan 2001)?"

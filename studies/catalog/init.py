@@ -31,12 +31,11 @@ from studies.catalog._deep_mlp import (
     DATA_CONFIG,
     common_summary,
     log10_ratio,
-    result_status,
     train_mlp,
 )
 from studies.engine.claims import all_of, mean_threshold, paired_comparison, paired_gap
 from studies.engine.spec import Arm, Claim, ClaimResult, Plot, Stage, Study, TrialResult
-from studies.stats import t_interval
+from studies.stats import interval_verdict, t_interval
 
 #: Initializers compared, as ``dlkit.init`` names: all zeros, N(0, 0.01), PyTorch's default
 #: U[-1/sqrt(fan_in), 1/sqrt(fan_in)], Xavier uniform, Kaiming normal (ReLU gain sqrt(2)).
@@ -120,11 +119,8 @@ def trial(config: dict) -> TrialResult:
         float(np.abs(layer.weight.data - w0).max())
         for layer, w0 in zip(dense[:-1], run.initial_weights[:-1], strict=True)
     )
-    return TrialResult(
-        [dict(r) for r in run.history],
-        summary,
-        artifacts={"act_hist_init": run.initial_histograms},
-        **result_status(run.history),
+    return TrialResult.from_history(
+        run.history, summary, artifacts={"act_hist_init": run.initial_histograms}
     )
 
 
@@ -262,11 +258,13 @@ def no_learning_within_budget(slow: str, fast: str) -> Callable[[Any, Any], Clai
         if loss.size < 2:
             return ClaimResult("inconclusive", statistic, numbers, "fewer than 2 usable seeds")
         text = f"{slow}'s loss at epoch {budget} in [{lo:.4g}, {hi:.4g}]"
-        if lo > threshold:
-            return ClaimResult("supported", statistic, numbers, f"{text}, at chance")
-        if hi < threshold:
-            return ClaimResult("not supported", statistic, numbers, f"{text}: it learns")
-        return ClaimResult("inconclusive", statistic, numbers, f"{text} contains {threshold:.4g}")
+        verdict = interval_verdict(lo, hi, threshold, side="above")
+        detail = {
+            "supported": f"{text}, at chance",
+            "not supported": f"{text}: it learns",
+            "inconclusive": f"{text} contains {threshold:.4g}",
+        }[verdict]
+        return ClaimResult(verdict, statistic, numbers, detail)
 
     return evaluate
 
@@ -280,8 +278,24 @@ ARMS = {
     )
 }
 
+#: Which way each summary figure is better (None: neither — log-ratios are best near 0, the
+#: spread and weight change describe symmetry breaking rather than quality).
+METRICS = {
+    "final_train_loss": "lower",
+    "final_val_acc": "higher",
+    "test_acc": "higher",
+    "epochs_to_target": "lower",
+    "grad_ratio_init_log10": None,
+    "act_std_ratio_log10": None,
+    "dead_frac_final": "lower",
+    "saturated_frac_final": "lower",
+    "unit_spread": None,
+    "weight_change": None,
+}
+
 STUDY = Study(
     name="init",
+    metrics=METRICS,
     question="Which weight initialization lets a deep tanh or ReLU net train: zeros, N(0, 0.01), "
     "PyTorch's default, Xavier or Kaiming?",
     description=(

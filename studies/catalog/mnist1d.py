@@ -23,7 +23,7 @@ import numpy as np
 from dlkit import data, losses, nn, optim, train
 from studies.engine.claims import paired_gap, paired_samples
 from studies.engine.spec import Arm, Claim, ClaimResult, Plot, Study, TrialResult
-from studies.stats import equivalent_paired, t_interval
+from studies.stats import band_verdict, equivalent_paired, t_interval
 
 #: Published test accuracies (Greydanus 2020, Table 1; shuffled CNN from Fig. 3 / Sec. 3).
 PUBLISHED = {"logistic": 0.32, "mlp": 0.68, "cnn": 0.94, "cnn_shuffled": 0.56}
@@ -89,7 +89,7 @@ def trial(config: dict) -> TrialResult:
         for rec in history
     ]
     if history.diverged:
-        return TrialResult(records, {}, status="diverged", diverged_epoch=history.diverged_epoch)
+        return TrialResult.from_history(history, records=records)
     final = records[-1]
     # summary keys differ from the per-epoch keys: a key is either a curve or a final figure
     summary = {
@@ -99,7 +99,7 @@ def trial(config: dict) -> TrialResult:
         "best_test_acc": max(r["test_acc"] for r in records),
         "train_time": sum(r["time"] for r in records),
     }
-    return TrialResult(records, summary)
+    return TrialResult.from_history(history, summary, records=records)
 
 
 def matches_published(
@@ -137,26 +137,13 @@ def matches_published(
             "tolerance": tolerance,
         }
         ci = f"[{lo:.3f}, {hi:.3f}]"
-        if lo_band < lo and hi < hi_band:
-            return ClaimResult(
-                "supported",
-                statistic,
-                numbers,
-                f"mean {mean:.3f}, interval {ci} inside [{lo_band:.2f}, {hi_band:.2f}]",
-            )
-        if hi <= lo_band or lo >= hi_band:
-            return ClaimResult(
-                "not supported",
-                statistic,
-                numbers,
-                f"mean {mean:.3f}, interval {ci} outside [{lo_band:.2f}, {hi_band:.2f}]",
-            )
-        return ClaimResult(
-            "inconclusive",
-            statistic,
-            numbers,
-            f"mean {mean:.3f}, interval {ci} crosses the band [{lo_band:.2f}, {hi_band:.2f}]",
+        verdict = band_verdict(lo, hi, lo_band, hi_band)
+        where = {"supported": "inside", "not supported": "outside", "inconclusive": "crosses"}
+        band = "the band " if verdict == "inconclusive" else ""
+        detail = (
+            f"mean {mean:.3f}, interval {ci} {where[verdict]} {band}[{lo_band:.2f}, {hi_band:.2f}]"
         )
+        return ClaimResult(verdict, statistic, numbers, detail)
 
     return evaluate
 
@@ -179,8 +166,18 @@ def _arm(model: str, shuffled: bool) -> Arm:
     )
 
 
+#: Which way each summary figure is better.
+METRICS = {
+    "final_test_acc": "higher",
+    "final_test_loss": "lower",
+    "final_train_acc": "higher",
+    "best_test_acc": "higher",
+    "train_time": "lower",
+}
+
 STUDY = Study(
     name="mnist1d",
+    metrics=METRICS,
     question=(
         "Do logistic regression, an MLP and a CNN trained in NumPy reproduce the MNIST-1D "
         "paper's test accuracies (32 %, 68 %, 94 %), and does shuffling the sequence hurt "

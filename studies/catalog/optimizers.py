@@ -22,6 +22,7 @@ import numpy as np
 from dlkit import data, losses, nn, optim, train
 from studies.catalog._toy2d import paths_artifact
 from studies.engine.claims import paired_columns, paired_comparison, paired_equivalence
+from studies.engine.select import best_setting
 from studies.engine.spec import Arm, Claim, Plot, Stage, Study, TrialResult
 
 log = logging.getLogger(__name__)
@@ -197,9 +198,7 @@ def mlp_trial(config: dict) -> TrialResult:
     if history.diverged:
         summary = {k: math.inf for k in ("min_val_loss", "final_val_loss", "auc_val_loss")}
         summary["epochs_to_target"] = math.inf
-        return TrialResult(
-            records, summary, status="diverged", diverged_epoch=history.diverged_epoch
-        )
+        return TrialResult.from_history(history, summary, records=records)
     val = [r["val_loss"] for r in history]  # epochs 0 .. E
     trained = history[1:]
     summary = {
@@ -216,7 +215,7 @@ def mlp_trial(config: dict) -> TrialResult:
         best.restore(model)
         test = train.evaluate(model, loss, ds.X_test, ds.y_test)
         summary["test_acc"], summary["test_loss"] = test["acc"], test["loss"]
-    return TrialResult(records, summary)
+    return TrialResult.from_history(history, summary, records=records)
 
 
 def toy2d_trial(config: dict) -> TrialResult:
@@ -251,15 +250,21 @@ def best_rates(previous) -> dict[str, Arm]:
         Summaries of the ``tune`` stage (one row per trial); diverged and failed trials
         never win.
     """
-    tune = previous[(previous["stage"] == "tune") & (previous["status"] == "ok")]
+    best = best_setting(
+        previous,
+        stage="tune",
+        metric="min_val_loss",
+        better="lower",
+        setting="config.optimizer.lr",
+        within="factor.optimizer",
+    )
     arms = {}
     for name in OPTIMIZERS:
-        rows = tune[tune["factor.optimizer"] == name]
-        if rows.empty:
+        if name not in best:
             raise ValueError(f"no finished tuning trial for optimizer {name!r}")
-        best = rows.sort_values(["min_val_loss", "config.optimizer.lr"]).iloc[0]
-        k = int(best["factor.log2_lr"])
-        grid = sorted(int(v) for v in rows["factor.log2_lr"])
+        k = round(math.log2(best[name]))
+        tried = previous[(previous["stage"] == "tune") & (previous["factor.optimizer"] == name)]
+        grid = sorted(int(v) for v in tried["factor.log2_lr"])
         if k in (grid[0], grid[-1]) and len(grid) > 2:
             log.warning("best rate of %s is at the edge of its grid (2^%d)", name, k)
         arms[name] = Arm(
@@ -269,8 +274,29 @@ def best_rates(previous) -> dict[str, Arm]:
     return arms
 
 
+#: Which way each summary figure is better (None: neither — the best epoch and the late
+#: progress describe a curve's shape).
+METRICS = {
+    "min_val_loss": "lower",
+    "best_epoch": None,
+    "final_val_loss": "lower",
+    "final_val_acc": "higher",
+    "epochs_to_target": "lower",
+    "auc_val_loss": "lower",
+    "late_progress": None,
+    "final_test_acc": "higher",
+    "test_acc": "higher",
+    "test_loss": "lower",
+    **{
+        f"{figure}/{name}": "lower"
+        for figure in ("quadratic_final_dist", "rosenbrock_final_dist", "saddle_escape_steps")
+        for name in OPTIMIZERS
+    },
+}
+
 STUDY = Study(
     name="optimizers",
+    metrics=METRICS,
     question=(
         "Which optimizer gets an MLP on MNIST-1D to a low validation loss fastest, and does "
         "that speed carry over to test accuracy?"

@@ -141,7 +141,7 @@ def trial(config: dict) -> TrialResult:
         if "gap" in rec or rec.get("diverged")
     ]
     if history.diverged:
-        return TrialResult(records, {}, status="diverged", diverged_epoch=history.diverged_epoch)
+        return TrialResult.from_history(history, records=records)
     last = records[-1]
     norms = weight_norms(model)
     summary = {
@@ -152,7 +152,7 @@ def trial(config: dict) -> TrialResult:
         "weight_norm": float(math.sqrt(sum(n * n for n in norms))),
         "best_val_acc": max(r["val_acc"] for r in records),
     }
-    return TrialResult(records, summary)
+    return TrialResult.from_history(history, summary, records=records)
 
 
 # ----------------------------------------------------------------------------- claims
@@ -246,8 +246,20 @@ def _arms() -> dict[str, Arm]:
     return arms
 
 
+#: Which way each summary figure is better (None: neither — in an overfitting study a higher
+#: training accuracy is no merit, and the weight norm is what the regularizers act on).
+METRICS = {
+    "final_train_acc": None,
+    "final_val_acc": "higher",
+    "final_test_acc": "higher",
+    "final_gap": "lower",
+    "weight_norm": None,
+    "best_val_acc": "higher",
+}
+
 STUDY = Study(
     name="regularization",
+    metrics=METRICS,
     question=(
         "Do L2 weight decay and dropout shrink the train-test gap of a deep net trained on "
         "300 digits, and which generalizes best?"

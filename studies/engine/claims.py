@@ -22,6 +22,7 @@ from studies.stats import (
     ClaimResult,
     compare_paired,
     equivalent_paired,
+    interval_verdict,
     joint_verdict,
     t_interval,
 )
@@ -236,22 +237,14 @@ def mean_threshold(
         }
         if x.size < 2:
             return ClaimResult("inconclusive", statistic, numbers, "fewer than 2 usable seeds")
-        ok, bad = (lo > threshold, hi < threshold) if above else (hi < threshold, lo > threshold)
+        verdict = interval_verdict(lo, hi, threshold, side=side)
         ci = f"[{lo:.3g}, {hi:.3g}]"
-        if ok:
-            return ClaimResult(
-                "supported", statistic, numbers, f"interval {ci} is {side} {threshold:g}"
-            )
-        if bad:
-            return ClaimResult(
-                "not supported",
-                statistic,
-                numbers,
-                f"interval {ci} is on the other side of {threshold:g}",
-            )
-        return ClaimResult(
-            "inconclusive", statistic, numbers, f"interval {ci} contains {threshold:g}"
-        )
+        detail = {
+            "supported": f"interval {ci} is {side} {threshold:g}",
+            "not supported": f"interval {ci} is on the other side of {threshold:g}",
+            "inconclusive": f"interval {ci} contains {threshold:g}",
+        }[verdict]
+        return ClaimResult(verdict, statistic, numbers, detail)
 
     return evaluate
 
@@ -304,14 +297,8 @@ def paired_gap(
         if diff.size < 2:
             return ClaimResult("inconclusive", statistic, numbers, "fewer than 2 usable pairs")
         ci = f"[{lo:.3g}, {hi:.3g}]"
-        if lo > threshold:
-            return ClaimResult("supported", statistic, numbers, f"difference {ci} > {threshold:g}")
-        if hi < threshold:
-            return ClaimResult(
-                "not supported", statistic, numbers, f"difference {ci} < {threshold:g}"
-            )
-        return ClaimResult(
-            "inconclusive", statistic, numbers, f"difference {ci} contains {threshold:g}"
-        )
+        verdict = interval_verdict(lo, hi, threshold, side="above")
+        relation = {"supported": ">", "not supported": "<", "inconclusive": "contains"}[verdict]
+        return ClaimResult(verdict, statistic, numbers, f"difference {ci} {relation} {threshold:g}")
 
     return evaluate

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dlkit.validation import check_choice
-from studies.stats import VERDICTS, ClaimResult
+from studies.stats import DIRECTIONS, VERDICTS, ClaimResult
 from studies.store.schema import CONFIG_PREFIX, FACTOR_PREFIX, flatten
 
 if TYPE_CHECKING:
@@ -118,6 +118,43 @@ class TrialResult:
                 f"summary key(s) {clash} are also history keys; a metric is either per-epoch "
                 "(history) or final (summary), so rename one of them (e.g. 'final_<key>')"
             )
+
+    @classmethod
+    def from_history(
+        cls,
+        history: Sequence[Mapping[str, float]],
+        summary: Mapping[str, float] | None = None,
+        *,
+        records: Sequence[Mapping[str, float]] | None = None,
+        artifacts: Mapping[str, Any] | None = None,
+    ) -> TrialResult:
+        """The result of a trial trained by :func:`dlkit.train.fit`, divergence included.
+
+        Parameters
+        ----------
+        history : dlkit.train.History
+            What ``fit`` returned; its ``diverged`` / ``diverged_epoch`` set the status.
+        summary : dict, optional
+            Final figures (a diverged trial may report none, or ``inf``/NaN ones).
+        records : sequence of dict, optional
+            The per-epoch records to keep (default: every record of ``history`` as is), for
+            a trial that renames, filters or thins its curves.
+        artifacts : dict, optional
+
+        Returns
+        -------
+        TrialResult
+            ``status="diverged"`` with ``diverged_epoch`` when training hit a non-finite
+            loss, else ``"ok"``.
+        """
+        diverged = bool(getattr(history, "diverged", False))
+        return cls(
+            history=[dict(r) for r in (history if records is None else records)],
+            summary=dict(summary or {}),
+            status="diverged" if diverged else "ok",
+            diverged_epoch=history.diverged_epoch if diverged else None,
+            artifacts=dict(artifacts or {}),
+        )
 
 
 @dataclass(frozen=True)
@@ -299,6 +336,10 @@ class Study:
         A paragraph of background for the report.
     data : str
         What data the trials use, for the report's setup section.
+    metrics : dict of str to {"higher", "lower", None}
+        For every summary metric the trials report, which direction is better (None: neither,
+        e.g. a signed bias or a wall time). The report marks the best arm by it and never
+        guesses from a metric's name.
     """
 
     # DESIGN.md's order: Study(name, question, base_config, arms, seeds, trial, claims, plots).
@@ -315,6 +356,7 @@ class Study:
     quick_seeds: int | Sequence[int] = 2
     description: str = ""
     data: str = ""
+    metrics: Mapping[str, str | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
@@ -341,6 +383,9 @@ class Study:
             for arms in (stage.arms, stage.quick_arms):
                 if arms is not None and not callable(arms):
                     self.check_arms(stage, normalize_arms(arms))
+        for metric, direction in self.metrics.items():
+            if direction is not None:
+                check_choice(f"direction of metric {metric!r}", direction, DIRECTIONS)
         ids = [c.id for c in self.claims]
         if len(set(ids)) != len(ids):
             raise ValueError(f"study {self.name!r}: claim ids must be unique, got {ids}")
@@ -467,6 +512,7 @@ class Study:
             "stages": stages,
             "plots": [p.to_json() for p in self.plots],
             "claims": [{"id": c.id, "text": c.text, "statistic": c.statistic} for c in self.claims],
+            "metrics": {k: v for k, v in self.metrics.items() if v is not None},
         }
 
 

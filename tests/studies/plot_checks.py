@@ -1,4 +1,5 @@
-"""Shared check for study tests: every declared plot is one the reporter can draw."""
+"""Shared checks for study tests: every declared plot is one the reporter can draw, and
+every reported summary metric has a declared direction."""
 
 from __future__ import annotations
 
@@ -19,3 +20,10 @@ def check_plots(study) -> None:
         wanted = options.pop("stage", next(iter(stages)))
         assert ({wanted} if isinstance(wanted, str) else set(wanted)) <= stages, plot.title
         assert set(options) <= accepted, (plot.title, set(options) - accepted)
+
+
+def check_metrics_declared(study, outcome) -> None:
+    """Every summary figure the run's trials reported has a declared direction
+    (``Study.metrics``), so the report never has to guess which way is better."""
+    reported = set().union(*(r.result.summary for r in outcome.records))
+    assert reported <= set(study.metrics), sorted(reported - set(study.metrics))

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from plot_checks import check_metrics_declared
 
 from dlkit import diagnostics, losses, nn
 from studies.catalog import _deep_mlp as deep_mlp
@@ -47,6 +48,7 @@ def check_quick_run(study: Study, store: str, summary_keys: tuple[str, ...]):
         outcome = run_study(
             study, quick=True, n_seeds=1, jobs=1, tracking_uri=store, progress_bar=False
         )
+    check_metrics_declared(study, outcome)
     n_arms = sum(len(s.arms) for s in study.stages)
     assert len(outcome.records) == n_arms
     metrics, prefixes, artifacts = declared_keys(study)

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
-from plot_checks import check_plots
+from plot_checks import check_metrics_declared, check_plots
 from sklearn.model_selection import KFold, cross_val_score
 from threadpoolctl import threadpool_limits
 
@@ -131,6 +131,7 @@ def test_quick_run_logs_folds_as_child_runs(store):
     # over the cores of a shared machine).
     with threadpool_limits(limits=1):
         outcome = run_study(study, quick=True, tracking_uri=store, jobs=1, progress_bar=False)
+    check_metrics_declared(study, outcome)
     client = MlflowClient(store)
     folds = [r for r in outcome.records if r.spec.stage == "folds"]
     assert sorted({r.spec.seed for r in folds}) == list(range(cv.N_FOLDS))

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from plot_checks import check_plots
+from plot_checks import check_metrics_declared, check_plots
 from threadpoolctl import threadpool_limits
 
 from studies.catalog import generative as gen
@@ -84,6 +84,7 @@ def test_quick_run_logs_the_declared_metrics(store):
     # over the cores of a shared machine).
     with threadpool_limits(limits=1):
         outcome = run_study(study, quick=True, tracking_uri=store, jobs=1, progress_bar=False)
+    check_metrics_declared(study, outcome)
     assert len(outcome.records) == 2 * 3 * 2
     client = MlflowClient(store)
     for record in outcome.records:

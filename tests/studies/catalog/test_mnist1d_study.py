@@ -52,6 +52,7 @@ def test_trial_logs_test_curves_and_final_figures():
     # summary keys never reuse a curve's name
     assert not set(result.summary) & set(result.history[-1])
     assert result.summary["final_test_acc"] == result.history[-1]["test_acc"]
+    assert set(result.summary) <= set(mnist1d.STUDY.metrics)  # every figure has a direction
 
 
 def _frame(values: dict[str, list[float]]) -> pd.DataFrame:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
+from plot_checks import check_metrics_declared
 from threadpoolctl import threadpool_limits
 
 from studies.catalog import optimizers
@@ -138,6 +139,7 @@ def test_quick_run_end_to_end(store):
     from studies.engine.runner import run_study
 
     outcome = run_study(STUDY, quick=True, tracking_uri=store, jobs=2, progress_bar=False)
+    check_metrics_declared(STUDY, outcome)
     stages = [r.spec.stage for r in outcome.records]
     assert stages.count("tune") == 16 and stages.count("final") == 16
     assert stages.count("toy2d") == 2

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
-from plot_checks import check_plots
+from plot_checks import check_metrics_declared, check_plots
 from threadpoolctl import threadpool_limits
 
 from dlkit import nn
@@ -98,6 +98,7 @@ def test_quick_run_logs_the_declared_metrics(store):
     }
     study = dataclasses.replace(reg.STUDY, arms=arms, stages=(), quick={"train": {"epochs": 6}})
     outcome = run_study(study, quick=True, tracking_uri=store, jobs=1, progress_bar=False)
+    check_metrics_declared(study, outcome)
     assert len(outcome.records) == 3 * 2
     client = MlflowClient(store)
     for record in outcome.records:

@@ -1,0 +1,49 @@
+"""best_setting: the rule a tuning stage's winner is read by."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from studies.engine.select import best_setting
+
+
+def frame(rows):
+    return pd.DataFrame(rows, columns=["stage", "status", "group", "lr", "score"])
+
+
+def test_best_mean_per_group_skips_unfinished_trials():
+    rows = [
+        ("tune", "ok", "a", 0.1, 1.0),
+        ("tune", "ok", "a", 0.1, 3.0),  # mean 2.0
+        ("tune", "ok", "a", 0.2, 1.5),
+        ("tune", "diverged", "a", 0.4, 0.0),  # never wins
+        ("tune", "ok", "b", 0.1, 5.0),
+        ("tune", "ok", "b", 0.2, 4.0),
+        ("final", "ok", "b", 0.4, -1.0),  # another stage
+    ]
+    best = best_setting(
+        frame(rows), stage="tune", metric="score", better="lower", setting="lr", within="group"
+    )
+    assert best == {"a": 0.2, "b": 0.2}
+    high = best_setting(frame(rows), stage="tune", metric="score", better="higher", setting="lr")
+    assert high == {None: 0.1}
+
+
+def test_ties_pick_the_smallest_or_largest_setting():
+    rows = [("s", "ok", "g", 0.1, 1.0), ("s", "ok", "g", 0.3, 1.0), ("s", "ok", "g", 0.2, 2.0)]
+    kw = {"stage": "s", "metric": "score", "better": "lower", "setting": "lr"}
+    assert best_setting(frame(rows), **kw) == {None: 0.1}
+    assert best_setting(frame(rows), **kw, ties="largest") == {None: 0.3}
+
+
+def test_bad_input_names_the_value():
+    rows = [("s", "failed", "g", 0.1, 1.0)]
+    with pytest.raises(ValueError, match="no finished 's' trial for group = 'g'"):
+        best_setting(
+            frame(rows), stage="s", metric="score", better="lower", setting="lr", within="group"
+        )
+    with pytest.raises(ValueError, match="no column"):
+        best_setting(frame(rows), stage="s", metric="nope", better="lower", setting="lr")
+    with pytest.raises(ValueError, match="unknown better 'best'"):
+        best_setting(frame(rows), stage="s", metric="score", better="best", setting="lr")

@@ -1,0 +1,51 @@
+"""The study spec: TrialResult.from_history and declared metric directions."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from dlkit import train
+from studies.engine.spec import Study, TrialResult
+
+
+def history(records, diverged_epoch=None):
+    h = train.History(records)
+    if diverged_epoch is not None:
+        h.diverged, h.diverged_epoch = True, diverged_epoch
+    return h
+
+
+def test_from_history_of_a_finished_run_keeps_every_record():
+    h = history([{"epoch": 1, "train_loss": 0.5}, {"epoch": 2, "train_loss": 0.4}])
+    result = TrialResult.from_history(h, {"final": 0.4}, artifacts={"a": {"x": 1}})
+    assert result.status == "ok" and result.diverged_epoch is None
+    assert result.history == list(h) and result.history[0] is not h[0]
+    assert result.summary == {"final": 0.4} and result.artifacts == {"a": {"x": 1}}
+
+
+def test_from_history_of_a_diverged_run_records_where():
+    h = history([{"epoch": 1, "train_loss": 0.5}, {"epoch": 2, "train_loss": math.nan}], 2)
+    result = TrialResult.from_history(h, records=[{"epoch": 1, "loss": 0.5}])
+    assert result.status == "diverged" and result.diverged_epoch == 2
+    assert result.history == [{"epoch": 1, "loss": 0.5}] and result.summary == {}
+
+
+def trial(config):
+    return TrialResult()
+
+
+def test_metric_directions_are_checked_and_reach_study_json():
+    study = Study(
+        "s",
+        "q?",
+        {"x": 1},
+        arms={"a": {}},
+        trial=trial,
+        metrics={"acc": "higher", "loss": "lower", "time": None},
+    )
+    as_json = study.to_json(quick=False, stage_arms={}, stage_seeds={})
+    assert as_json["metrics"] == {"acc": "higher", "loss": "lower"}
+    with pytest.raises(ValueError, match="direction of metric 'acc' 'up'"):
+        Study("s", "q?", {"x": 1}, arms={"a": {}}, trial=trial, metrics={"acc": "up"})
