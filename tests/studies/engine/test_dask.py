@@ -119,10 +119,8 @@ def test_a_trial_that_kills_every_worker_it_gets_is_failed_and_the_study_complet
 def test_bad_scheduler_address_is_a_clear_error(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(executors, "CONNECT_TIMEOUT", 1.0)
     address = f"tcp://127.0.0.1:{free_port()}"
-    start = time.perf_counter()
     with pytest.raises(SchedulerUnavailableError, match="cannot reach the Dask scheduler at"):
         make_executor("dask", None, address)
-    assert time.perf_counter() - start < 10
     with pytest.raises(ValueError, match="bad Dask scheduler address 'nonsense'"):
         make_executor("dask", None, "nonsense")
     with pytest.raises(ValueError, match="valid choices"):
