@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,6 @@ from toy_studies import make_toy
 
 from studies import cli
 from studies.engine import registry
-from studies.engine.progress import Progress
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -116,22 +114,13 @@ def test_module_entry_point_lists_studies():
     assert "INFO" not in out.stderr and "alembic" not in out.stderr
 
 
-def test_progress_bar_counts_reused_diverged_and_eta():
-    stream = io.StringIO()
-    progress = Progress("toy/main", total=4, reused=1, stream=stream, bar=True)
-    progress.update("a/seed=1", "ok", 0.1)
-    progress.update("a/seed=2", "diverged", 0.1)
-    line = stream.getvalue().split("\r")[-1]
-    assert "3/4" in line and "reused 1" in line and "diverged 1" in line
-    assert "ETA 0:0" in line
-    progress.close()
-    assert stream.getvalue().endswith("\n")
-
-
-def test_progress_without_a_terminal_logs_lines(caplog):
-    stream = io.StringIO()
-    with caplog.at_level("INFO", logger="studies"):
-        progress = Progress("toy/main", total=2, stream=stream)
-        progress.update("a/seed=0", "failed", 0.5)
-    assert stream.getvalue() == ""
-    assert "[1/2] a/seed=0: failed in 0.5 s" in caplog.text
+def test_the_recorded_command_is_the_one_given():
+    argv = ["-v", "run", "all", "--quick", "--seeds", "3"]
+    assert (
+        cli.reproducing_command(argv, "init") == "python -m studies -v run init --quick --seeds 3"
+    )
+    argv = ["run", "optimizers", "--set", "x=all"]
+    assert (
+        cli.reproducing_command(argv, "optimizers")
+        == "python -m studies run optimizers --set x=all"
+    )
