@@ -1,6 +1,7 @@
 """dlkit: a NumPy deep-learning kit whose every gradient and optimizer step agrees with PyTorch.
 
-``from dlkit import nn, losses, optim, init, data, train, classic, diagnostics, gradcheck``
+``from dlkit import nn, losses, optim, init, data, train, classic, diagnostics, gradcheck``;
+``dlkit.validation`` holds the argument checks they share, public for code built on dlkit.
 """
 
 from importlib import import_module
@@ -18,6 +19,7 @@ _SUBMODULES = (
     "diagnostics",
     "gradcheck",
     "regularizers",
+    "validation",
 )
 
 __all__ = [*_SUBMODULES, "__version__"]

@@ -1,8 +1,13 @@
-"""The training loop: ``fit`` and ``evaluate``.
+"""The training loop (``fit``, ``evaluate``), its callbacks and what is read off a history.
 
 One loop for every study (the "Deep Learning from Scratch" scripts copy theirs into each
 file; here there is exactly one). Divergence is data, not an exception: a non-finite loss
 stops training and the returned :class:`History` says ``diverged`` and at which epoch.
+
+A callback is any ``cb(epoch, record, model)``, called after each epoch's record is complete;
+it may add keys to the record, and it stops training by raising :class:`StopTraining`.
+:class:`BestWeights` keeps the parameters of the best epoch and, with ``patience``, stops
+early; :func:`epochs_to_target` reads when a per-epoch curve first reached a target.
 """
 
 from __future__ import annotations
@@ -18,11 +23,20 @@ from dlkit.data import minibatches
 from dlkit.losses import Loss
 from dlkit.nn.base import Layer
 from dlkit.optim import clip_grad_norm
-from dlkit.validation import check_non_negative
+from dlkit.validation import check_choice, check_int, check_non_negative
 
 log = logging.getLogger(__name__)
 
 Callback = Callable[[int, dict, Layer], None]
+
+
+class StopTraining(Exception):
+    """Raised by a callback to end training after the current epoch (a signal, like
+    ``StopIteration``, not an error).
+
+    ``fit`` still runs the epoch's other callbacks and records the epoch, then returns the
+    history with ``stopped_epoch`` set; the exception never escapes ``fit``.
+    """
 
 
 class History(list):
@@ -38,12 +52,15 @@ class History(list):
         True when a non-finite loss stopped training.
     diverged_epoch : int or None
         The epoch in which it happened.
+    stopped_epoch : int or None
+        The last epoch trained when a callback stopped training (:class:`StopTraining`).
     """
 
     def __init__(self, records=()):
         super().__init__(records)
         self.diverged = False
         self.diverged_epoch: int | None = None
+        self.stopped_epoch: int | None = None
 
     def last(self, key: str, default=float("nan")):
         """The latest value of ``key``, or ``default`` when no record has it."""
@@ -137,7 +154,9 @@ def fit(
     rng : numpy.random.Generator
         Shuffles the mini-batches.
     callbacks : sequence of callables
-        ``cb(epoch, record, model)`` after each epoch's record is complete; may add keys.
+        ``cb(epoch, record, model)`` after each epoch's record is complete, in order; may add
+        keys, and may raise :class:`StopTraining` to end training after this epoch (the
+        epoch's remaining callbacks still run and the record is kept).
     regularizer : optional
         A :mod:`dlkit.regularizers` penalty added to the loss (weights only).
     clip_norm : float, optional
@@ -149,7 +168,8 @@ def fit(
     -------
     History
         ``history.diverged`` is True (and ``diverged_epoch`` set) when a non-finite loss
-        stopped training; no exception escapes for that.
+        stopped training; no exception escapes for that. ``history.stopped_epoch`` is set
+        when a callback stopped it.
     """
     if epochs < 0 or batch_size < 1:
         raise ValueError(f"fit needs epochs >= 0 and batch_size >= 1, got {epochs}, {batch_size}")
@@ -162,25 +182,34 @@ def fit(
     history = History()
     has_val = X_val is not None and y_val is not None
 
-    def finish(record: dict) -> None:
+    def finish(record: dict) -> bool:
+        """Complete and keep ``record``; True when a callback asked to stop."""
         if has_val:
             ev = evaluate(model, loss, X_val, y_val)
             record["val_loss"], record["val_acc"] = ev["loss"], ev["acc"]
+        stop = False
         for cb in callbacks:
-            cb(record["epoch"], record, model)
+            try:
+                cb(record["epoch"], record, model)
+            except StopTraining as signal:
+                stop = True
+                log.info("training stopped after epoch %d: %s", record["epoch"], signal)
         history.append(record)
+        if stop:
+            history.stopped_epoch = record["epoch"]
+        return stop
 
     if record_initial:
         ev = evaluate(model, loss, X, y)
-        finish(
-            {
-                "epoch": 0,
-                "train_loss": ev["loss"],
-                "train_acc": ev["acc"],
-                "lr": float(getattr(optimizer, "lr", float("nan"))),
-                "time": 0.0,
-            }
-        )
+        initial = {
+            "epoch": 0,
+            "train_loss": ev["loss"],
+            "train_acc": ev["acc"],
+            "lr": float(getattr(optimizer, "lr", float("nan"))),
+            "time": 0.0,
+        }
+        if finish(initial):
+            return history
 
     saved_input_grad = model.input_grad
     model.input_grad = False  # nobody reads the gradient of the data
@@ -227,7 +256,167 @@ def fit(
                     "lr": float(getattr(optimizer, "lr", float("nan"))),
                     "time": time.perf_counter() - t0,
                 }
-                finish(record)
+                if finish(record):
+                    return history
     finally:
         model.input_grad = saved_input_grad
     return history
+
+
+class BestWeights:
+    """Fit callback keeping a copy of the parameters from the best epoch; with ``patience``,
+    early stopping.
+
+    After each epoch the monitored value of the record is compared with the best so far; on
+    an improvement the callback copies every parameter (``model.parameters()`` order) and
+    remembers the epoch. :meth:`restore` writes the copies back in place, so an optimizer
+    over the model stays bound. Early stopping as in Prechelt, "Early stopping - but when?",
+    Neural Networks: Tricks of the Trade, 1998: stop once the value has not improved for
+    ``patience`` epochs. Use one instance per ``fit``.
+
+    Parameters
+    ----------
+    monitor : str
+        The record key to watch, ``"val_loss"`` by default (``fit`` needs ``X_val``,
+        ``y_val``); any key of the records, callbacks' keys included.
+    mode : {"min", "max"}
+        Whether lower (losses) or higher (accuracies) is better.
+    patience : int, optional
+        Raise :class:`StopTraining` after this many consecutive epochs without improvement
+        (>= 1). None never stops training.
+    min_delta : float
+        An improvement must beat the best value by more than this (>= 0). With 0, any
+        strictly better value counts; NaN never does.
+
+    Attributes
+    ----------
+    value : float
+        The best monitored value so far; ``inf`` (``-inf`` for ``"max"``) before any.
+    epoch : int or None
+        Its epoch (0 is the untrained model with ``fit(..., record_initial=True)``); None
+        while no epoch improved on the starting ``value``.
+    params : list of ndarray
+        Copies of the parameters from that epoch, shapes as ``model.parameters()``.
+    wait : int
+        Epochs since the last improvement.
+
+    Examples
+    --------
+    >>> best = BestWeights(patience=10)
+    >>> history = fit(model, loss, opt, X, y, epochs=100, batch_size=32, X_val=X_val,
+    ...               y_val=y_val, rng=rng, callbacks=[best])  # doctest: +SKIP
+    >>> best.restore(model)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        *,
+        mode: str = "min",
+        patience: int | None = None,
+        min_delta: float = 0.0,
+    ):
+        if not isinstance(monitor, str):
+            raise ValueError(f"monitor must be a record key (a str), got {monitor!r}")
+        self.monitor = monitor
+        self.mode = check_choice("mode", mode, ("min", "max"))
+        self.patience = None if patience is None else check_int("patience", patience, 1)
+        if (
+            isinstance(min_delta, bool)
+            or not isinstance(min_delta, (int, float, np.integer, np.floating))
+            or not 0 <= min_delta < math.inf
+        ):
+            raise ValueError(f"min_delta must be a finite number >= 0, got {min_delta!r}")
+        self.min_delta = float(min_delta)
+        self.value = math.inf if self.mode == "min" else -math.inf
+        self.epoch: int | None = None
+        self.params: list[np.ndarray] = []
+        self.wait = 0
+
+    def improves(self, value: float) -> bool:
+        """Whether ``value`` beats the best so far by more than ``min_delta``."""
+        if self.mode == "min":
+            return value < self.value - self.min_delta
+        return value > self.value + self.min_delta
+
+    def __call__(self, epoch: int, record: dict, model: Layer) -> None:
+        if self.monitor not in record:
+            raise ValueError(
+                f"BestWeights monitors {self.monitor!r}, which the epoch record lacks (keys: "
+                f"{', '.join(record)}); pass X_val and y_val to fit for 'val_loss'"
+            )
+        value = record[self.monitor]
+        if self.improves(value):
+            self.value, self.epoch, self.wait = value, epoch, 0
+            self.params = [p.data.copy() for p in model.parameters()]
+            return
+        self.wait += 1
+        if self.patience is not None and self.wait >= self.patience:
+            raise StopTraining(
+                f"{self.monitor} has not improved on {self.value!r} (epoch {self.epoch}) for "
+                f"{self.wait} epochs"
+            )
+
+    def restore(self, model: Layer) -> None:
+        """Write the saved parameters back into ``model``'s parameters, in place."""
+        if self.epoch is None:
+            raise RuntimeError(
+                f"BestWeights has nothing to restore: no epoch improved {self.monitor} on "
+                f"{self.value!r}"
+            )
+        for p, saved in zip(model.parameters(), self.params, strict=True):
+            p.data[...] = saved
+
+    def __repr__(self) -> str:
+        return (
+            f"BestWeights(monitor={self.monitor!r}, mode={self.mode!r}, "
+            f"patience={self.patience!r}, min_delta={self.min_delta!r})"
+        )
+
+
+def epochs_to_target(
+    values: Sequence[float], target: float, *, mode: str = "min", first_epoch: int = 0
+) -> float:
+    """When a per-epoch curve first reaches ``target``, in (fractional) epochs.
+
+    Parameters
+    ----------
+    values : sequence of float, shape (E + 1,)
+        The monitored value per epoch, ``values[i]`` at epoch ``first_epoch + i``: e.g. the
+        validation losses of ``fit(..., record_initial=True)``, epoch 0 (the untrained
+        model) first.
+    target : float
+    mode : {"min", "max"}
+        Reached means ``value <= target`` (losses) or ``value >= target`` (accuracies).
+    first_epoch : int
+        The epoch of ``values[0]``: 0 with ``record_initial=True``, else 1.
+
+    Returns
+    -------
+    float
+        The crossing point of the piecewise-linear curve through the per-epoch values (so two
+        runs that both cross "during epoch 3" are still told apart), ``first_epoch`` if
+        ``values[0]`` is already there, ``inf`` if the curve never gets there. NaN values
+        never count as reached.
+    """
+    mode = check_choice("mode", mode, ("min", "max"))
+    first_epoch = check_int("first_epoch", first_epoch, 0)
+    if (
+        isinstance(target, bool)
+        or not isinstance(target, (int, float, np.integer, np.floating))
+        or not math.isfinite(target)
+    ):
+        raise ValueError(f"target must be a finite number, got {target!r}")
+    if len(values) == 0:
+        raise ValueError("epochs_to_target needs at least one value, got an empty sequence")
+
+    def reached(value: float) -> bool:
+        return value <= target if mode == "min" else value >= target
+
+    if reached(values[0]):
+        return float(first_epoch)
+    for i in range(1, len(values)):
+        before, after = values[i - 1], values[i]
+        if reached(after):
+            return float(first_epoch + i - 1 + (before - target) / (before - after))
+    return math.inf

@@ -1,5 +1,5 @@
 """Layers: the building blocks of a network, each with ``forward``, ``backward`` and
-``parameters``."""
+``parameters``; ``Sequential`` chains them and ``mlp`` builds the usual Dense/activation stack."""
 
 from dlkit.nn.activations import (
     ACTIVATIONS,
@@ -18,6 +18,7 @@ from dlkit.nn.activations import (
     activation,
 )
 from dlkit.nn.base import DTYPE, Layer, Parameter, Sequential
+from dlkit.nn.builders import mlp
 from dlkit.nn.conv import Conv1d, Conv2d
 from dlkit.nn.dense import Dense
 from dlkit.nn.norm import BatchNorm1d, LayerNorm
@@ -55,4 +56,5 @@ __all__ = [
     "Step",
     "Tanh",
     "activation",
+    "mlp",
 ]

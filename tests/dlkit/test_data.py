@@ -40,13 +40,13 @@ def isolated_cache(tmp_path, monkeypatch):
 def count_generations(monkeypatch):
     """Wrap the MNIST-1D generator and return a list that records each call's arguments."""
     calls = []
-    generate = data._generate_mnist1d
+    generate = data.mnist1d._generate_mnist1d
 
     def counting(args):
         calls.append(args)
         return generate(args)
 
-    monkeypatch.setattr(data, "_generate_mnist1d", counting)
+    monkeypatch.setattr(data.mnist1d, "_generate_mnist1d", counting)
     return calls
 
 

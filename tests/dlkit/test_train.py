@@ -1,5 +1,6 @@
 """Behaviour of ``dlkit.train``: what a network can and cannot learn, divergence as data,
-the History records, ``evaluate``, callbacks, and the errors bad input gets."""
+the History records, ``evaluate``, callbacks (stopping, ``BestWeights``), ``epochs_to_target``
+and the errors bad input gets."""
 
 from __future__ import annotations
 
@@ -17,12 +18,7 @@ XOR_Y = np.array([0, 1, 1, 0])
 
 
 def mlp(sizes, rng, act="tanh") -> nn.Sequential:
-    layers = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        layers.append(nn.Dense(a, b, rng=rng))
-        if i < len(sizes) - 2:
-            layers.append(nn.activation(act))
-    return nn.Sequential(*layers)
+    return nn.mlp(sizes, activation=act, rng=rng)
 
 
 def fit(model, X, y, *, lr=0.05, name="adam", epochs=1, batch_size=4, seed=0, **kwargs):
@@ -298,3 +294,294 @@ def test_dropout_probability_outside_unit_interval(p):
 def test_fit_rejects_mismatched_lengths(rng):
     with pytest.raises(ValueError, match=r"5.*4"):
         fit(nn.Dense(2, 2, rng=rng), np.zeros((5, 2), np.float32), np.zeros(4, int))
+
+
+# --------------------------------------------------------------------------- stopping
+
+
+def test_a_callback_stops_training_after_its_epoch(digits64):
+    X, y = digits64
+    model = mlp([64, 8, 10], np.random.default_rng(0))
+    after = []
+
+    def stop_at_two(epoch, record, m):
+        if epoch == 2:
+            raise train.StopTraining("enough")
+
+    history = fit(
+        model,
+        X,
+        y,
+        epochs=5,
+        batch_size=16,
+        callbacks=[stop_at_two, lambda epoch, record, m: after.append(epoch)],
+    )
+    assert [r["epoch"] for r in history] == [1, 2]
+    assert after == [1, 2], "the epoch's later callbacks still run"
+    assert history.stopped_epoch == 2 and not history.diverged
+    assert model.input_grad is True
+
+
+def test_stopping_at_epoch_zero_trains_nothing(digits64):
+    X, y = digits64
+    model = mlp([64, 8, 10], np.random.default_rng(0))
+    before = [p.data.copy() for p in model.parameters()]
+
+    def stop(epoch, record, m):
+        raise train.StopTraining
+
+    history = fit(model, X, y, epochs=3, batch_size=16, record_initial=True, callbacks=[stop])
+    assert [r["epoch"] for r in history] == [0] and history.stopped_epoch == 0
+    for p, b in zip(model.parameters(), before, strict=True):
+        np.testing.assert_array_equal(p.data, b)
+
+
+def test_history_without_stop_has_no_stopped_epoch(digits64):
+    X, y = digits64
+    history = fit(mlp([64, 8, 10], np.random.default_rng(0)), X, y, epochs=1, batch_size=16)
+    assert history.stopped_epoch is None
+
+
+# --------------------------------------------------------------------------- BestWeights
+
+
+class StudyBestWeights:
+    """studies/catalog/optimizers.py ``BestWeights`` as it was before ``train.BestWeights``."""
+
+    def __init__(self):
+        self.loss = math.inf
+        self.epoch = 0
+        self.params: list[np.ndarray] = []
+
+    def __call__(self, epoch: int, record: dict, model) -> None:
+        loss = record.get("val_loss", math.inf)
+        if loss < self.loss:
+            self.loss, self.epoch = loss, epoch
+            self.params = [p.data.copy() for p in model.parameters()]
+
+    def restore(self, model) -> None:
+        for p, saved in zip(model.parameters(), self.params, strict=True):
+            p.data[...] = saved
+
+
+def study_epochs_to_target(val_losses: list[float], target: float) -> float:
+    """studies/catalog/optimizers.py ``epochs_to_target`` as it was."""
+    if val_losses[0] <= target:
+        return 0.0
+    for epoch in range(1, len(val_losses)):
+        before, after = val_losses[epoch - 1], val_losses[epoch]
+        if after <= target:
+            return float(epoch - 1 + (before - target) / (before - after))
+    return math.inf
+
+
+@pytest.fixture(scope="module")
+def digits_split():
+    ds = data.load("digits", seed=0)
+    X, y, X_val, y_val = ds.split_validation(0.2, np.random.default_rng(0))
+    return X[:400], y[:400], X_val, y_val
+
+
+def _optimizers_style_run(split, callbacks, *, lr=0.05, epochs=8):
+    """The optimizers study's trial in miniature: one generator for weights and batches,
+    ``record_initial``, validation every epoch."""
+    X, y, X_val, y_val = split
+    rng = np.random.default_rng(11)
+    model = nn.mlp([64, 32, 10], init="kaiming_normal", output_init="xavier_uniform", rng=rng)
+    history = train.fit(
+        model,
+        losses.CrossEntropyLoss(),
+        optim.build("momentum", model.parameters(), lr=lr),
+        X,
+        y,
+        epochs=epochs,
+        batch_size=32,
+        X_val=X_val,
+        y_val=y_val,
+        rng=rng,
+        callbacks=callbacks,
+        record_initial=True,
+    )
+    return model, history
+
+
+def test_best_weights_reproduces_the_optimizers_study(digits_split):
+    # The validation loss bottoms out at epoch 7 of 14: the best epoch is not the last one.
+    reference = StudyBestWeights()
+    model_ref, history_ref = _optimizers_style_run(digits_split, [reference], epochs=14)
+    best = train.BestWeights()
+    model, history = _optimizers_style_run(digits_split, [best], epochs=14)
+
+    assert [dict(r, time=0) for r in history] == [dict(r, time=0) for r in history_ref]
+    assert best.value == reference.loss and best.epoch == reference.epoch
+    assert best.epoch < len(history) - 1, "the scenario should have a best epoch before the end"
+    for saved, saved_ref in zip(best.params, reference.params, strict=True):
+        np.testing.assert_array_equal(saved, saved_ref)
+    best.restore(model)
+    reference.restore(model_ref)
+    for p, p_ref in zip(model.parameters(), model_ref.parameters(), strict=True):
+        np.testing.assert_array_equal(p.data, p_ref.data)
+    X_val, y_val = digits_split[2], digits_split[3]
+    loss = losses.CrossEntropyLoss()
+    assert train.evaluate(model, loss, X_val, y_val) == train.evaluate(
+        model_ref, loss, X_val, y_val
+    )
+    assert train.evaluate(model, loss, X_val, y_val)["loss"] == pytest.approx(best.value, rel=1e-6)
+
+    val = [r["val_loss"] for r in history]
+    for target in (min(val), 1.0, 0.5, val[0], val[0] + 1.0, min(val) - 1e-3):
+        assert train.epochs_to_target(val, target) == study_epochs_to_target(val, target)
+
+
+def test_restore_writes_in_place_so_the_optimizer_stays_bound(digits_split):
+    best = train.BestWeights()
+    model, _ = _optimizers_style_run(digits_split, [best], epochs=3)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    arrays = [p.data for p in model.parameters()]
+    best.restore(model)
+    assert all(p.data is a for p, a in zip(model.parameters(), arrays, strict=True))
+    opt.zero_grad()  # raises if restore had rebound a parameter
+    # the copies are independent of the live parameters
+    model.parameters()[0].data[...] += 1.0
+    assert not np.array_equal(best.params[0], model.parameters()[0].data)
+
+
+def test_best_weights_follows_the_monitored_value():
+    model = nn.Dense(2, 2, rng=np.random.default_rng(0))
+    weight = model.weight.data
+    best = train.BestWeights()
+    for epoch, value in enumerate([3.0, 2.0, 2.0, float("nan"), 2.5, 1.5, 1.6]):
+        weight[...] = epoch
+        best(epoch, {"val_loss": value}, model)
+    assert (best.value, best.epoch, best.wait) == (1.5, 5, 1)
+    assert np.all(best.params[0] == 5)
+
+    maximum = train.BestWeights("val_acc", mode="max")
+    for epoch, value in enumerate([0.1, 0.5, 0.4, 0.5, 0.6, 0.2]):
+        weight[...] = epoch
+        maximum(epoch, {"val_acc": value}, model)
+    assert (maximum.value, maximum.epoch) == (0.6, 4)
+    maximum.restore(model)
+    assert np.all(weight == 4)
+
+
+def test_min_delta_requires_a_real_improvement():
+    model = nn.Dense(2, 2, rng=np.random.default_rng(0))
+    best = train.BestWeights(min_delta=0.1)
+    for epoch, value in enumerate([1.0, 0.95, 0.91, 0.85]):
+        best(epoch, {"val_loss": value}, model)
+    assert (best.value, best.epoch) == (0.85, 3)
+    best = train.BestWeights("acc", mode="max", min_delta=0.1)
+    for epoch, value in enumerate([0.5, 0.55, 0.61]):
+        best(epoch, {"acc": value}, model)
+    assert (best.value, best.epoch) == (0.61, 2)
+
+
+def test_patience_counts_epochs_without_improvement():
+    model = nn.Dense(2, 2, rng=np.random.default_rng(0))
+    best = train.BestWeights(patience=2)
+    best(0, {"val_loss": 1.0}, model)
+    best(1, {"val_loss": 1.1}, model)
+    best(2, {"val_loss": 0.9}, model)  # an improvement resets the count
+    best(3, {"val_loss": 0.9}, model)  # equal is no improvement
+    with pytest.raises(train.StopTraining, match=r"val_loss has not improved on 0.9 \(epoch 2\)"):
+        best(4, {"val_loss": 1.2}, model)
+    assert best.wait == 2 and best.epoch == 2
+
+
+def test_early_stopping_in_fit(digits_split):
+    best = train.BestWeights(patience=3)
+    model, history = _optimizers_style_run(digits_split, [best], epochs=40)
+    assert history.stopped_epoch is not None and history.stopped_epoch < 40
+    assert history.stopped_epoch == best.epoch + 3 == history[-1]["epoch"]
+    val = [r["val_loss"] for r in history]
+    assert best.value == min(val) and val.index(best.value) == best.epoch
+    # up to the stop the run is the one without early stopping
+    _, full = _optimizers_style_run(digits_split, [], epochs=40)
+    assert val == [r["val_loss"] for r in full[: len(history)]]
+
+
+def test_best_weights_needs_the_monitored_key(digits64):
+    X, y = digits64
+    with pytest.raises(ValueError, match=r"monitors 'val_loss'.*keys: epoch, train_loss"):
+        fit(mlp([64, 8, 10], np.random.default_rng(0)), X, y, callbacks=[train.BestWeights()])
+
+
+def test_restore_before_any_improvement_raises():
+    best = train.BestWeights()
+    model = nn.Dense(2, 2, rng=np.random.default_rng(0))
+    best(1, {"val_loss": float("nan")}, model)
+    assert best.epoch is None and best.value == math.inf
+    with pytest.raises(RuntimeError, match="nothing to restore"):
+        best.restore(model)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"monitor": 3}, r"monitor must be a record key .* got 3"),
+        ({"mode": "lowest"}, r"unknown mode 'lowest'; valid choices: max, min"),
+        ({"patience": 0}, r"patience must be >= 1, got 0"),
+        ({"patience": 2.5}, r"patience must be an integer >= 1, got 2.5"),
+        ({"min_delta": -0.1}, r"min_delta must be a finite number >= 0, got -0.1"),
+        ({"min_delta": float("nan")}, r"min_delta .* got nan"),
+        ({"min_delta": float("inf")}, r"min_delta .* got inf"),
+        ({"min_delta": "0"}, r"min_delta .* got '0'"),
+    ],
+)
+def test_best_weights_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        train.BestWeights(**kwargs)
+
+
+# --------------------------------------------------------------------------- epochs_to_target
+
+
+def test_epochs_to_target_interpolates_the_crossing():
+    assert train.epochs_to_target([1.5, 1.3, 1.2, 1.1], 1.25) == 1.5
+    assert train.epochs_to_target([1.5, 1.0], 1.25) == 0.5
+    assert train.epochs_to_target([1.2, 1.0], 1.25) == 0.0
+    assert train.epochs_to_target([1.5, 1.4], 1.25) == math.inf
+    assert train.epochs_to_target([2.0, 1.0, 0.5], 1.0) == 1.0, "reaching is <=, not <"
+    assert train.epochs_to_target([2.0, 3.0, 1.0], 1.5) == 1.75, "the first crossing counts"
+    assert train.epochs_to_target([5.0], 1.0) == math.inf
+    assert train.epochs_to_target(np.array([1.5, 1.0]), 1.25) == 0.5
+
+
+def test_epochs_to_target_matches_the_study_on_random_curves():
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        curve = list(np.cumsum(rng.normal(-0.1, 0.3, rng.integers(1, 12))) + 2.0)
+        curve = [float(v) for v in curve]
+        target = float(rng.uniform(0.5, 2.5))
+        assert train.epochs_to_target(curve, target) == study_epochs_to_target(curve, target)
+
+
+def test_epochs_to_target_for_rising_curves_and_later_starts():
+    assert train.epochs_to_target([0.2, 0.6, 0.9], 0.8, mode="max") == pytest.approx(
+        1 + 2 / 3, abs=1e-15
+    )
+    assert train.epochs_to_target([0.9, 0.95], 0.8, mode="max") == 0.0
+    assert train.epochs_to_target([0.2, 0.3], 0.8, mode="max") == math.inf
+    assert train.epochs_to_target([1.5, 1.0], 1.25, first_epoch=1) == 1.5
+    assert train.epochs_to_target([1.0], 1.25, first_epoch=1) == 1.0
+
+
+def test_epochs_to_target_skips_nan():
+    assert train.epochs_to_target([float("nan"), 2.0, 1.0], 1.5) == 1.5
+    assert train.epochs_to_target([2.0, float("nan"), float("nan")], 1.5) == math.inf
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "match"),
+    [
+        (([], 1.0), {}, "at least one value"),
+        (([1.0], float("nan")), {}, r"target must be a finite number, got nan"),
+        (([1.0], "1"), {}, r"target must be a finite number, got '1'"),
+        (([1.0], 1.0), {"mode": "down"}, r"unknown mode 'down'"),
+        (([1.0], 1.0), {"first_epoch": -1}, r"first_epoch must be >= 0, got -1"),
+    ],
+)
+def test_epochs_to_target_rejects_bad_arguments(args, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        train.epochs_to_target(*args, **kwargs)
