@@ -53,7 +53,8 @@ class MLPRun(NamedTuple):
 
 
 def build_mlp(n_in: int, n_out: int, model: dict, rng: np.random.Generator) -> nn.Sequential:
-    """``depth`` hidden layers ``Dense(width) -> activation``, then a linear output layer.
+    """``depth`` hidden layers ``Dense(width) -> activation``, then a linear output layer
+    (:func:`dlkit.nn.mlp` from a ``model`` config).
 
     Parameters
     ----------
@@ -71,17 +72,12 @@ def build_mlp(n_in: int, n_out: int, model: dict, rng: np.random.Generator) -> n
     nn.Sequential
         Maps x (N, n_in) to logits (N, n_out).
     """
-    weight_init = initializers.get(model["init"], **model["init_args"])
-    layers: list = []
-    fan_in = n_in
-    for _ in range(model["depth"]):
-        layers += [
-            nn.Dense(fan_in, model["width"], init=weight_init, rng=rng),
-            nn.activation(model["activation"]),
-        ]
-        fan_in = model["width"]
-    layers.append(nn.Dense(fan_in, n_out, init=weight_init, rng=rng))
-    return nn.Sequential(*layers)
+    return nn.mlp(
+        [n_in, *[model["width"]] * model["depth"], n_out],
+        activation=model["activation"],
+        init=initializers.get(model["init"], **model["init_args"]),
+        rng=rng,
+    )
 
 
 def layer_metrics(

@@ -39,13 +39,7 @@ def build_model(kind: str, rng: np.random.Generator) -> nn.Sequential:
     if kind == "logistic":
         return nn.Sequential(nn.Dense(40, 10, init=init, rng=rng))
     if kind == "mlp":
-        return nn.Sequential(
-            nn.Dense(40, 100, init=init, rng=rng),
-            nn.ReLU(),
-            nn.Dense(100, 100, init=init, rng=rng),
-            nn.ReLU(),
-            nn.Dense(100, 10, init=init, rng=rng),
-        )
+        return nn.mlp([40, 100, 100, 10], init=init, rng=rng)
     if kind == "cnn":
         return nn.Sequential(
             nn.Conv1d(1, 25, 5, stride=2, padding=1, init=init, rng=rng),

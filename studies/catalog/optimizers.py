@@ -93,62 +93,6 @@ def _splits(name: str, split_seed: int, val_fraction: float):
     return ds, X_tr, y_tr, X_val, y_val
 
 
-def build_mlp(
-    n_in: int, hidden: list[int], n_out: int, init: str, rng: np.random.Generator
-) -> nn.Sequential:
-    """ReLU MLP ``n_in -> hidden... -> n_out`` (logits)."""
-    layers, width = [], n_in
-    for h in hidden:
-        layers += [nn.Dense(width, h, init=init, rng=rng), nn.ReLU()]
-        width = h
-    layers.append(nn.Dense(width, n_out, rng=rng))
-    return nn.Sequential(*layers)
-
-
-class BestWeights:
-    """Fit callback keeping a copy of the parameters from the epoch of lowest val loss."""
-
-    def __init__(self):
-        self.loss = math.inf
-        self.epoch = 0
-        self.params: list[np.ndarray] = []
-
-    def __call__(self, epoch: int, record: dict, model) -> None:
-        loss = record.get("val_loss", math.inf)
-        if loss < self.loss:
-            self.loss, self.epoch = loss, epoch
-            self.params = [p.data.copy() for p in model.parameters()]
-
-    def restore(self, model) -> None:
-        for p, saved in zip(model.parameters(), self.params, strict=True):
-            p.data[...] = saved
-
-
-def epochs_to_target(val_losses: list[float], target: float) -> float:
-    """When the validation loss first reaches ``target``, in (fractional) epochs.
-
-    Parameters
-    ----------
-    val_losses : list of float, length E + 1
-        Validation loss of the untrained model (epoch 0), then after each epoch.
-    target : float
-
-    Returns
-    -------
-    float
-        The crossing point of the piecewise-linear curve through the per-epoch values (so two
-        runs that both cross "during epoch 3" are still told apart), 0 if the untrained
-        model is already there, ``inf`` if the curve never gets there.
-    """
-    if val_losses[0] <= target:
-        return 0.0
-    for epoch in range(1, len(val_losses)):
-        before, after = val_losses[epoch - 1], val_losses[epoch]
-        if after <= target:
-            return float(epoch - 1 + (before - target) / (before - after))
-    return math.inf
-
-
 def late_progress(train_losses: list[float]) -> float:
     """``log(L[E/2] / L[E])``: how much the training loss still fell in the second half.
 
@@ -174,10 +118,15 @@ def mlp_trial(config: dict) -> TrialResult:
     dcfg, mcfg, ocfg, tcfg = config["data"], config["model"], config["optimizer"], config["train"]
     ds, X_tr, y_tr, X_val, y_val = _splits(dcfg["name"], dcfg["split_seed"], dcfg["val_fraction"])
     rng = np.random.default_rng(config["seed"])
-    model = build_mlp(ds.n_features, list(mcfg["hidden"]), ds.n_classes, mcfg["init"], rng)
+    model = nn.mlp(
+        [ds.n_features, *mcfg["hidden"], ds.n_classes],
+        init=mcfg["init"],
+        output_init="xavier_uniform",
+        rng=rng,
+    )
     loss = losses.CrossEntropyLoss()
     opt = optim.build(ocfg["name"], model.parameters(), lr=ocfg["lr"])
-    best = BestWeights()
+    best = train.BestWeights("val_loss")
     history = train.fit(
         model,
         loss,
@@ -202,11 +151,11 @@ def mlp_trial(config: dict) -> TrialResult:
     val = [r["val_loss"] for r in history]  # epochs 0 .. E
     trained = history[1:]
     summary = {
-        "min_val_loss": best.loss,
-        "best_epoch": float(best.epoch),
+        "min_val_loss": best.value,
+        "best_epoch": float(best.epoch or 0),
         "final_val_loss": val[-1],
         "final_val_acc": float(history[-1]["val_acc"]),
-        "epochs_to_target": epochs_to_target(val, tcfg["target_val_loss"]),
+        "epochs_to_target": train.epochs_to_target(val, tcfg["target_val_loss"]),
         "auc_val_loss": float(np.mean(val[1:])),
         "late_progress": late_progress([r["train_loss"] for r in trained]),
     }

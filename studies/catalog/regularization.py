@@ -64,14 +64,7 @@ def split_digits(seed: int) -> tuple[np.ndarray, ...]:
 
 def build_model(hidden: list[int], dropout: float, rng: np.random.Generator) -> nn.Sequential:
     """Dense-ReLU(-Dropout) stack 64 -> hidden... -> 10, Kaiming-normal weights."""
-    layers, width = [], 64
-    for units in hidden:
-        layers += [nn.Dense(width, units, init="kaiming_normal", rng=rng), nn.ReLU()]
-        if dropout > 0:
-            layers.append(nn.Dropout(dropout, rng=rng))
-        width = units
-    layers.append(nn.Dense(width, 10, init="kaiming_normal", rng=rng))
-    return nn.Sequential(*layers)
+    return nn.mlp([64, *hidden, 10], init="kaiming_normal", dropout=dropout, rng=rng)
 
 
 def weight_norms(model: nn.Sequential) -> list[float]:

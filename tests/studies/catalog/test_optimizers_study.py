@@ -20,7 +20,6 @@ from studies.catalog.optimizers import (
     OPTIMIZERS,
     STUDY,
     best_rates,
-    epochs_to_target,
     late_progress,
     mlp_trial,
     toy2d_trial,
@@ -77,12 +76,7 @@ def test_toy2d_trial_logs_every_optimizer_path():
     json.dumps(artifact)  # plain JSON
 
 
-def test_summary_helpers():
-    # Epoch 0 is the untrained model; 1.25 is crossed halfway from 1.3 (epoch 1) to 1.2.
-    assert epochs_to_target([1.5, 1.3, 1.2, 1.1], 1.25) == pytest.approx(1.5)
-    assert epochs_to_target([1.5, 1.0], 1.25) == pytest.approx(0.5)
-    assert epochs_to_target([1.2, 1.0], 1.25) == 0.0
-    assert epochs_to_target([1.5, 1.4], 1.25) == math.inf
+def test_late_progress():
     assert late_progress([4.0, 2.0, 1.0, 0.5]) == pytest.approx(math.log(4.0))
 
 
