@@ -29,6 +29,7 @@ from reports.tables import (
     completeness_notes,
     declared_seeds,
     format_number,
+    metric_directions,
     results_frame,
     results_records,
     results_table,
@@ -299,6 +300,7 @@ def render_report(
             }
         )
     results = _results_by_stage(runs, order)
+    directions = metric_directions(runs.study)
     claims = _claims(runs)
     keys, diff_rows = arm_differences(runs.study)
     packages, recorded = _packages(runs)
@@ -319,7 +321,7 @@ def render_report(
             {
                 "stage": stage,
                 "n_arms": len(frame),
-                "html": Markup(results_table(frame).set_uuid(f"results{i}").to_html()),
+                "html": Markup(results_table(frame, directions).set_uuid(f"results{i}").to_html()),
             }
             for i, (stage, frame) in enumerate(results)
         ],

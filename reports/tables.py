@@ -1,68 +1,63 @@
 """Table builders: pure functions of the study's frames (no MLflow, no HTML templates).
 
-The results table is a pandas Styler (best value per column marked with colour and a star);
-the setup tables are plain records the template renders with autoescaping.
+The results table is a pandas Styler (the best value of each metric whose direction the study
+declares is marked with colour and a star); the setup tables are plain records the template
+renders with autoescaping.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from pandas.io.formats.style import Styler
-from scipy import stats
 
+from studies import stats
 from studies.store.reader import StudyRuns, declared_arms
 
-# Name parts that say which way a metric is better. Lower wins over higher ("auc_val_loss" is
-# a loss); a metric matching neither (e.g. "best_epoch", "bias") gets no "best" mark.
-LOWER_IS_BETTER = (
-    "loss",
-    "err",
-    "dist",
-    "time",
-    "seconds",
-    "steps",
-    "epochs_to",
-    "mse",
-    "mae",
-    "nll",
-    "variance",
-    "diverge",
-    "gap",
-    "optimism",
-)
-HIGHER_IS_BETTER = ("acc", "f1", "precision", "recall", "r2", "score", "agreement", "auc")
+logger = logging.getLogger(__name__)
+
+#: The directions a study may declare for a summary metric (``Study(metrics=...)``).
+DIRECTIONS = ("higher", "lower")
 BEST_MARK = "\u2605"  # a star, so "best" does not rely on colour alone
+ARROWS = {"higher": " \u2191", "lower": " \u2193"}
 
 
-def metric_direction(name: str) -> str | None:
-    """``"min"`` if a smaller ``name`` is better, ``"max"`` if a larger one is, else None.
+def metric_directions(study: Mapping) -> dict[str, str]:
+    """Which way each summary metric is better, as the study declares it in ``study.json``.
 
-    Judged from the name alone: losses, errors, distances, times and step counts are
-    minimised; accuracies and scores maximised; anything else has no "better".
+    Parameters
+    ----------
+    study : mapping
+        The study's ``study.json`` (``StudyRuns.study``); its ``metrics`` maps a summary
+        metric to ``"higher"`` or ``"lower"``.
+
+    Returns
+    -------
+    dict of str to {"higher", "lower"}
+        Declared metrics only: a metric the study does not declare (or declares as None,
+        neither way) has no better direction and no "best" mark. An entry with any other
+        value is left out too, with a warning.
     """
-    lowered = name.lower()
-    if any(part in lowered for part in LOWER_IS_BETTER):
-        return "min"
-    if any(part in lowered for part in HIGHER_IS_BETTER):
-        return "max"
-    return None
-
-
-def _t_interval(values: np.ndarray) -> tuple[float, float, float]:
-    """Mean and 95% Student-t interval of the mean of ``values`` (shape (n,)); NaN if n < 2."""
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return math.nan, math.nan, math.nan
-    mean = float(values.mean())
-    if values.size < 2:
-        return mean, math.nan, math.nan
-    half = float(stats.t.ppf(0.975, values.size - 1) * values.std(ddof=1) / np.sqrt(values.size))
-    return mean, mean - half, mean + half
+    declared = study.get("metrics")
+    directions: dict[str, str] = {}
+    if not isinstance(declared, Mapping):
+        return directions
+    for metric, direction in declared.items():
+        if direction in DIRECTIONS:
+            directions[str(metric)] = direction
+        elif direction is not None:
+            logger.warning(
+                "study.json declares metric %r as %r; expected one of %s: no direction",
+                metric,
+                direction,
+                ", ".join(DIRECTIONS),
+            )
+    return directions
 
 
 def results_frame(
@@ -72,7 +67,8 @@ def results_frame(
 
     The aggregates the engine logged on the arm run (``<metric>_mean``, ``_ci_lo``,
     ``_ci_hi``) are used as they are, so the report matches the MLflow UI; a metric the arm
-    run lacks is aggregated here (mean and Student-t interval over the trials' finite values).
+    run lacks is aggregated here (mean and 95% Student-t interval over the trials' finite
+    values, :func:`studies.stats.t_interval`, as the engine aggregates).
 
     Parameters
     ----------
@@ -113,7 +109,8 @@ def results_frame(
                 values = tuple(float(arm_logged[k]) for k in keys)
             else:
                 column = pd.to_numeric(group.get(metric, pd.Series(dtype=float)), errors="coerce")
-                values = _t_interval(column.to_numpy(dtype=float))
+                x = column.to_numpy(dtype=float)
+                values = stats.t_interval(x[np.isfinite(x)])
             for stat, value in zip(("mean", "ci_lo", "ci_hi"), values, strict=True):
                 row[(metric, stat)] = value
         rows[arm] = row
@@ -140,39 +137,52 @@ def format_number(value: float) -> str:
     return f"{value:.4g}"
 
 
-def best_arms(results: pd.DataFrame) -> dict[str, list[str]]:
-    """For each metric of ``results_frame``, the arm(s) with the best mean (ties all count);
-    none for a metric without a known better direction."""
+def best_arms(results: pd.DataFrame, directions: Mapping[str, str]) -> dict[str, list[str]]:
+    """For each metric of ``results_frame``, the arm(s) with the best mean (ties all count).
+
+    Parameters
+    ----------
+    results : DataFrame, shape (n_arms, 4 + 3 * n_metrics)
+    directions : mapping of str to {"higher", "lower"}
+        The study's declared directions (:func:`metric_directions`); a metric not in it has
+        no best arm.
+
+    Returns
+    -------
+    dict of str to list of str
+    """
     best = {}
     metrics = [m for m in results.columns.get_level_values(0).unique() if m != "trials"]
     for metric in metrics:
         means = pd.to_numeric(results[(metric, "mean")], errors="coerce")
         means = means[np.isfinite(means)]
-        direction = metric_direction(metric)
-        if means.empty or direction is None:
+        direction = directions.get(metric)
+        if means.empty or direction not in DIRECTIONS:
             best[metric] = []
             continue
-        target = means.min() if direction == "min" else means.max()
+        target = means.min() if direction == "lower" else means.max()
         best[metric] = [arm for arm, v in means.items() if v == target]
     return best
 
 
-def results_table(results: pd.DataFrame) -> Styler:
+def results_table(results: pd.DataFrame, directions: Mapping[str, str]) -> Styler:
     """Style ``results_frame`` output for the page: one ``mean [lo, hi]`` cell per metric.
 
-    The best mean per metric column (lowest for losses, errors and times, highest for
-    accuracies; see :func:`metric_direction`) is marked bold, tinted and starred.
+    The best mean of each metric the study declares a direction for is marked bold, tinted
+    and starred, and its header carries the direction (\u2191 higher, \u2193 lower is better).
 
     Parameters
     ----------
     results : DataFrame, shape (n_arms, 4 + 3 * n_metrics)
+    directions : mapping of str to {"higher", "lower"}
+        The study's declared directions (:func:`metric_directions`).
 
     Returns
     -------
     Styler
         Cells and labels HTML-escaped (arm names come from study code and the store).
     """
-    best = best_arms(results)
+    best = best_arms(results, directions)
     display = pd.DataFrame(index=results.index)
     if len(results.columns):
         counts = results["trials"]
@@ -186,8 +196,7 @@ def results_table(results: pd.DataFrame) -> Styler:
         ]
     mask = pd.DataFrame(False, index=display.index, columns=list(display.columns))
     for metric, winners in best.items():
-        arrows = {"min": " \u2193", "max": " \u2191", None: ""}
-        header = f"{metric}{arrows[metric_direction(metric)]}"
+        header = f"{metric}{ARROWS.get(directions.get(metric), '')}"
         cells = []
         columns = [results[(metric, s)].to_numpy(dtype=float) for s in ("mean", "ci_lo", "ci_hi")]
         for arm, mean, lo, hi in zip(results.index, *columns, strict=True):
@@ -211,7 +220,7 @@ def results_table(results: pd.DataFrame) -> Styler:
     styler = styler.set_table_attributes('class="results"')
     return styler.set_caption(
         f"Mean over seeds [95% confidence interval]. {BEST_MARK} best per column where the "
-        "name says which way is better (\u2191 higher, \u2193 lower)."
+        "study declares which way is better (\u2191 higher, \u2193 lower)."
     )
 
 

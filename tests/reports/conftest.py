@@ -61,6 +61,14 @@ class FakeStudy:
     claims: list[dict]
     data: str = "toy spirals, 200 train / 100 test points"
     quick: bool = False
+    # Which way each summary metric is better, as ``Study(metrics=...)`` declares it.
+    metrics: dict = field(
+        default_factory=lambda: {
+            "test_acc": "higher",
+            "final_val_loss": "lower",
+            "epochs_to_target": "lower",
+        }
+    )
 
     def study_json(self) -> dict:
         return {
@@ -74,6 +82,7 @@ class FakeStudy:
             "seeds": self.seeds,
             "stages": [{"name": "main", "arms": list(self.arms), "seeds": self.seeds}],
             "plots": self.plots,
+            "metrics": self.metrics,
             "claims": [{k: c[k] for k in ("id", "text", "statistic")} for c in self.claims],
         }
 

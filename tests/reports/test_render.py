@@ -95,6 +95,22 @@ def test_results_table_and_setup(page):
     assert "<code>0123456789abcdef</code>" in html
 
 
+def test_best_marks_follow_the_directions_the_study_declares(lean):
+    def results_body(runs) -> str:
+        html, _ = render_report(runs)
+        table = re.search(r'<table id="T_results0".*?</table>', html, re.S).group()
+        return table[table.index("<thead>") :]
+
+    runs = lean()
+    assert runs.study["metrics"]["test_acc"] == "higher"
+    declared = results_body(runs)
+    assert "test_acc \u2191" in declared and "final_val_loss \u2193" in declared
+    assert declared.count("\u2605") == 3  # one best arm per declared metric
+    bare = {k: v for k, v in runs.study.items() if k != "metrics"}
+    body = results_body(dataclasses.replace(runs, study=bare))
+    assert "\u2605" not in body and "\u2191" not in body and "\u2193" not in body
+
+
 def test_partial_store_says_what_is_missing(toy_study, runs_of, lean):
     runs = runs_of(toy_study, missing={("tanh-lr0.1", s) for s in toy_study.seeds})
     html, summary = render_report(lean(runs))

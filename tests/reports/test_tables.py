@@ -8,7 +8,6 @@ import math
 
 import numpy as np
 import pandas as pd
-import pytest
 from scipy import stats
 
 from reports.tables import (
@@ -21,7 +20,7 @@ from reports.tables import (
     declared_seeds,
     flatten,
     format_number,
-    metric_direction,
+    metric_directions,
     results_frame,
     results_records,
     results_table,
@@ -30,26 +29,14 @@ from reports.tables import (
 from studies import Claim, ClaimResult
 
 
-@pytest.mark.parametrize(
-    ("name", "direction"),
-    [
-        ("test_acc", "max"),
-        ("val_loss", "min"),
-        ("final_val_loss", "min"),
-        ("epochs_to_target", "min"),
-        ("test_error", "min"),
-        ("wall_time", "min"),
-        ("auc_loss", "min"),
-        ("f1", "max"),
-        ("quadratic_final_dist/sgd", "min"),
-        ("saddle_escape_steps/momentum", "min"),
-        ("sklearn_agreement", "max"),
-        ("best_epoch", None),
-        ("bias", None),
-    ],
-)
-def test_metric_direction(name, direction):
-    assert metric_direction(name) == direction
+def test_metric_directions_are_what_the_study_declares(caplog):
+    study = {"metrics": {"test_acc": "higher", "val_loss": "lower", "bias": None, "f1": "max"}}
+    assert metric_directions(study) == {"test_acc": "higher", "val_loss": "lower"}
+    assert "declares metric 'f1' as 'max'; expected one of higher, lower" in caplog.text
+    assert "'bias'" not in caplog.text  # None: declared as neither way, not an error
+    assert metric_directions({}) == {}
+    assert metric_directions({"metrics": None}) == {}
+    assert metric_directions({"metrics": ["test_acc"]}) == {}
 
 
 def test_results_frame_uses_the_logged_arm_aggregates(toy_runs):
@@ -72,19 +59,27 @@ def test_results_frame_computes_a_t_interval_when_nothing_was_logged(toy_runs):
     np.testing.assert_allclose([row["mean"], row["ci_lo"], row["ci_hi"]], [values.mean(), lo, hi])
 
 
-def test_best_arms_by_direction_and_ties():
-    columns = pd.MultiIndex.from_tuples([("trials", "n_ok"), ("acc", "mean"), ("loss", "mean")])
-    results = pd.DataFrame(
-        [[3, 0.9, 0.2], [3, 0.9, 0.1], [3, 0.5, math.nan]], index=["a", "b", "c"], columns=columns
+def test_best_arms_by_declared_direction_and_ties():
+    columns = pd.MultiIndex.from_tuples(
+        [("trials", "n_ok"), ("acc", "mean"), ("loss", "mean"), ("bias", "mean")]
     )
-    assert best_arms(results) == {"acc": ["a", "b"], "loss": ["b"]}
+    results = pd.DataFrame(
+        [[3, 0.9, 0.2, 1.0], [3, 0.9, 0.1, 2.0], [3, 0.5, math.nan, 3.0]],
+        index=["a", "b", "c"],
+        columns=columns,
+    )
+    directions = {"acc": "higher", "loss": "lower"}
+    assert best_arms(results, directions) == {"acc": ["a", "b"], "loss": ["b"], "bias": []}
+    # The declaration decides, not the name: a "loss" declared higher-is-better.
+    assert best_arms(results, {"loss": "higher"})["loss"] == ["a"]
+    assert best_arms(results, {}) == {"acc": [], "loss": [], "bias": []}
 
 
 def test_results_table_marks_the_best_cell_and_escapes(toy_runs):
     trials = toy_runs.trials.copy()
     trials.loc[trials["arm"] == "relu-lr0.01", "arm"] = "<b>bold</b>"
     results = results_frame(trials, toy_runs.arms.iloc[0:0], ["test_acc", "final_val_loss"])
-    html = results_table(results).set_uuid("t").to_html()
+    html = results_table(results, metric_directions(toy_runs.study)).set_uuid("t").to_html()
     assert "<b>bold</b>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html
     best_acc = results[("test_acc", "mean")].idxmax()
     best_loss = results[("final_val_loss", "mean")].idxmin()
@@ -96,6 +91,21 @@ def test_results_table_marks_the_best_cell_and_escapes(toy_runs):
     assert f"#T_t_row{row}_col3" in html and "font-weight: 700" in html
     assert "test_acc \u2191" in html and "final_val_loss \u2193" in html
     assert best_loss in html
+
+
+def test_an_undeclared_metric_gets_no_star_and_no_arrow(toy_runs):
+    results = results_frame(toy_runs.trials, toy_runs.arms, ["test_acc", "final_val_loss"])
+
+    def header_and_body(directions: dict) -> tuple[str, str]:
+        html = results_table(results, directions).set_uuid("t").to_html()
+        return html[html.index("<thead>") : html.index("</thead>")], html[html.index("<tbody>") :]
+
+    header, body = header_and_body({"test_acc": "higher"})
+    assert body.count(BEST_MARK) == 1
+    assert "test_acc \u2191" in header and ">final_val_loss</th>" in header
+    header, body = header_and_body({})
+    assert BEST_MARK not in body
+    assert "\u2191" not in header and "\u2193" not in header
 
 
 def test_results_records_are_strict_json(toy_runs):
