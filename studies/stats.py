@@ -158,7 +158,8 @@ def percentile_interval(
     distribution: Sequence[float] | np.ndarray, confidence: float = 0.95
 ) -> tuple[float, float]:
     """Equal-tailed percentile interval of a bootstrap distribution, shape (n_resamples,)."""
-    tail = (1.0 - confidence) / 2.0 * 100.0
+    # (100 - 100 c) / 2 is exactly 2.5 for c = 0.95, where (1 - c) / 2 * 100 is not.
+    tail = (100.0 - 100.0 * confidence) / 2.0
     lo, hi = np.percentile(np.asarray(distribution, dtype=float), [tail, 100.0 - tail])
     return float(lo), float(hi)
 
