@@ -6,6 +6,7 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
@@ -22,6 +23,9 @@ from reports.plots._common import (
 from reports.plots._kind import PlotKind
 
 STATUS_COLORS = {"ok": "black", "diverged": "#cf222e", "failed": "#9a6700"}
+#: Half-height of the vertical scatter of a row's points, and the seed it is drawn with.
+JITTER = 0.15
+JITTER_SEED = 0
 
 
 def _boxes(ax: Axes, data: pd.DataFrame, column: str, order: list, colors: dict) -> None:
@@ -66,21 +70,24 @@ def final_metric(
         warnings.filterwarnings("ignore", message=".*vert.*", category=DeprecationWarning)
         _boxes(ax, data, column, order, colors)
     statuses = [s for s in STATUS_COLORS if s in set(data["status"])]
-    sns.stripplot(
-        data=data,
-        x=column,
-        y="arm",
-        order=order,
-        hue="status",
-        hue_order=statuses,
-        palette=STATUS_COLORS,
-        size=5,
-        jitter=0.15,
-        ax=ax,
-        legend=len(statuses) > 1,
-    )
+    # Seeded jitter (seaborn's stripplot draws it from NumPy's global state), so the same
+    # store always gives the same picture.
+    jitter = np.random.default_rng(JITTER_SEED).uniform(-JITTER, JITTER, size=len(data))
+    rows = data["arm"].map({arm: i for i, arm in enumerate(order)}).to_numpy(float) + jitter
+    for status in statuses:
+        mine = (data["status"] == status).to_numpy()
+        ax.scatter(
+            data.loc[mine, column],
+            rows[mine],
+            s=25,
+            color=STATUS_COLORS[status],
+            label=status if len(statuses) > 1 else None,
+            zorder=3,
+        )
     ax.set(xlabel=column, ylabel="", title=title)
     ax.grid(axis="x", alpha=0.3)
+    if len(statuses) > 1:
+        ax.legend()
     place_legend(ax, "trial status")
     return fig
 
