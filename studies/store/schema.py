@@ -2,13 +2,16 @@
 
 The writer logs with these names and the reader reads with them; nothing else spells them.
 
-* One experiment per study; its description (``NOTE_TAG``) holds the question and verdicts.
+* One experiment per study; its tags are ``STUDY_TAG``, ``QUESTION_TAG`` and its markdown
+  description (``NOTE_TAG``: the question and verdicts).
 * Runs carry ``KIND_TAG`` = one of :data:`KINDS`: a *summary* run per invocation, a parent run
   per arm (*arm*) or per one-seed stage (*stage*), one child *trial* run per (arm, seed),
   nested under its parent by ``PARENT_TAG``.
 * A trial's params are its flattened config (:func:`flatten`, values by :func:`encode_param`);
   its metrics are the per-epoch history at ``step = epoch`` and the summary figures, whose
-  keys ``SUMMARY_KEYS_TAG`` lists, at step 0.
+  keys ``SUMMARY_KEYS_TAG`` lists (:func:`encode_keys`), at step 0.
+* A parent run of an arm holds the seed aggregates ``<key><suffix>`` for every suffix of
+  :data:`AGGREGATE_SUFFIXES`, per epoch and (for summary keys) at step 0.
 """
 
 from __future__ import annotations
@@ -16,25 +19,54 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 __all__ = [
+    "AGGREGATE_SUFFIXES",
     "ARTIFACTS",
+    "ARM_TAG",
+    "COMMAND_TAG",
+    "CONFIG_HASH_TAG",
     "CONFIG_PREFIX",
+    "DIVERGED_EPOCH_TAG",
+    "DLKIT_VERSION_TAG",
+    "DRIVER_TAG",
+    "ERROR_TAG",
     "FACTOR_PREFIX",
+    "GIT_COMMIT_TAG",
+    "GIT_DIRTY_TAG",
     "KINDS",
     "KIND_TAG",
     "NOTE_TAG",
+    "N_ARMS_TAG",
+    "N_DIVERGED_TAG",
+    "N_FAILED_TAG",
+    "N_REUSED_TAG",
+    "N_TRIALS_TAG",
+    "PARENT_HASH_TAG",
     "PARENT_TAG",
+    "QUESTION_TAG",
+    "QUICK_TAG",
+    "REPORT_DIR",
+    "SEED_TAG",
+    "STAGE_TAG",
+    "STATUS_TAG",
+    "STUDY_TAG",
     "SUMMARY_KEYS_TAG",
+    "TRACEBACK_ARTIFACT",
+    "TRIAL_ARTIFACT_DIR",
+    "TRIAL_SET_TAG",
     "decode_bool",
+    "decode_keys",
     "decode_optional_int",
     "decode_param",
     "encode_bool",
+    "encode_keys",
     "encode_param",
     "flatten",
     "restore_inf",
+    "trial_artifact_path",
 ]
 
 #: MLflow's own tag nesting a run under its parent (the UI draws the tree from it).
@@ -46,10 +78,45 @@ KIND_TAG = "kind"
 KINDS = ("summary", "arm", "stage", "trial")
 #: Comma-separated summary keys of a trial run (the rest of its metrics are per epoch).
 SUMMARY_KEYS_TAG = "summary_keys"
+
+# Tags of the experiment and of every run of an invocation (the code version and --quick).
+STUDY_TAG = "study"
+QUESTION_TAG = "question"
+GIT_COMMIT_TAG = "git_commit"
+GIT_DIRTY_TAG = "git_dirty"
+DLKIT_VERSION_TAG = "dlkit_version"
+QUICK_TAG = "quick"
+#: ``host:pid:invocation`` of the process that opened a run (tells orphans from live runs).
+DRIVER_TAG = "driver"
+# The summary run: the command that reproduces it and its counts.
+COMMAND_TAG = "command"
+N_TRIALS_TAG = "n_trials"
+N_REUSED_TAG = "n_reused"
+N_FAILED_TAG = "n_failed"
+# Parent runs: their identity, the trials under them and their counts.
+PARENT_HASH_TAG = "parent_hash"
+TRIAL_SET_TAG = "trial_set"
+N_DIVERGED_TAG = "n_diverged"
+N_ARMS_TAG = "n_arms"
+# Trial runs (``ARM_TAG`` and ``STAGE_TAG`` also on parents). A stage whose seed index is a
+# fold also tags ``fold`` (its ``seed_label``) with the same value as ``SEED_TAG``.
+ARM_TAG = "arm"
+STAGE_TAG = "stage"
+SEED_TAG = "seed"
+CONFIG_HASH_TAG = "config_hash"
+#: The trial's own outcome: ``ok``, ``diverged`` or ``failed``.
+STATUS_TAG = "status"
+DIVERGED_EPOCH_TAG = "diverged_epoch"
+#: The last line of a failed trial's traceback.
+ERROR_TAG = "error"
+
 #: Column prefixes of the tidy frames: resolved config entries and an arm's factor labels
 #: (``factor.<name>`` is also the tag of the factor on arm and trial runs).
 CONFIG_PREFIX = "config."
 FACTOR_PREFIX = "factor."
+#: Seed aggregates of an arm's parent run: ``<key>_mean``, ``<key>_ci_lo``, ``<key>_ci_hi``.
+AGGREGATE_SUFFIXES = ("_mean", "_ci_lo", "_ci_hi")
+
 #: Artifacts of the summary run of an invocation.
 ARTIFACTS = {
     "claims": "claims.json",
@@ -57,6 +124,12 @@ ARTIFACTS = {
     "trials": "trials.json",
     "timing": "timing.json",
 }
+#: Folder of the summary run holding the rendered report.
+REPORT_DIR = "report"
+#: Folder of a trial run holding the trial's own artifacts (``TrialResult.artifacts``).
+TRIAL_ARTIFACT_DIR = "artifacts/"
+#: A failed trial's traceback, at the top of its run's artifacts.
+TRACEBACK_ARTIFACT = "traceback.txt"
 
 
 def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -104,6 +177,26 @@ def decode_optional_int(value: str | None) -> int | None:
     if value in (None, "", "None"):
         return None
     return int(value)
+
+
+def encode_keys(keys: Iterable[str]) -> str:
+    """A list of metric keys as one tag value (``SUMMARY_KEYS_TAG``): comma separated."""
+    return ",".join(keys)
+
+
+def decode_keys(value: str | None) -> list[str]:
+    """Invert :func:`encode_keys`; a missing or empty tag is no keys."""
+    return [key for key in (value or "").split(",") if key]
+
+
+def trial_artifact_path(name: str) -> str:
+    """Where a trial's dict artifact ``name`` is stored: ``artifacts/<name>.json``.
+
+    ``name`` may already carry the folder or the ``.json`` suffix (a plot's ``artifact``
+    option is written either way).
+    """
+    path = name if name.startswith(TRIAL_ARTIFACT_DIR) else f"{TRIAL_ARTIFACT_DIR}{name}"
+    return path if path.endswith(".json") else f"{path}.json"
 
 
 def restore_inf(value: float) -> float:

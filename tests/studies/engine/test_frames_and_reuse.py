@@ -1,5 +1,6 @@
 """Engine details: summary/history key clashes, folds as child runs, in-process BLAS threads,
-recorded package versions and bulk loading of reused trials."""
+recorded package versions and bulk loading of reused trials (the bulk read itself is tested
+against MLflow's public one in tests/studies/store)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import json
 from importlib import metadata
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
@@ -16,7 +16,6 @@ from toy_studies import Arm, base_config, make_toy, toy_trial
 
 from studies.engine.runner import PACKAGES, run_study
 from studies.engine.spec import Stage, Study, TrialResult, histories_frame, summaries_frame
-from studies.store._bulk import metric_histories
 
 
 def run(study: Study, uri: str, **kwargs):
@@ -118,7 +117,7 @@ def test_reused_trials_load_histories_in_one_bulk_call(store):
     second = run(study, store)
     assert all(r.reused for r in second.records)
     by_call = second.timing["tracking_by_call"]
-    assert "get_metric_history" not in by_call and "metric_histories" in by_call
+    assert "get_metric_history" not in by_call and "load_trial_results" in by_call
     # Searches, the summary run and its artifacts, one bulk read: far fewer than the
     # 6 trials x 2 history keys per-key reads that came before.
     assert second.timing["tracking_calls"] < 25
@@ -126,33 +125,3 @@ def test_reused_trials_load_histories_in_one_bulk_call(store):
         a = frame(first.records).drop(columns=["reused"], errors="ignore")
         b = frame(second.records).drop(columns=["reused"], errors="ignore")
         pd.testing.assert_frame_equal(a, b, check_dtype=False)
-
-
-class _PublicOnly:
-    """A client without a bulk-capable store: only the public per-key history call."""
-
-    def __init__(self, client: MlflowClient):
-        self.client = client
-        self.calls = 0
-
-    def get_metric_history(self, run_id: str, key: str):
-        self.calls += 1
-        return self.client.get_metric_history(run_id, key)
-
-
-def test_bulk_and_public_paths_agree(store):
-    outcome = run(make_toy(seeds=2), store)
-    client = MlflowClient(store)
-    run_keys = {r.run_id: ["train_loss", "val_loss"] for r in outcome.records}
-    bulk = metric_histories(client, run_keys)
-    public = _PublicOnly(client)
-    fallback = metric_histories(public, run_keys, concurrent=True)
-    assert public.calls == 2 * len(outcome.records)
-    assert sorted(bulk) == sorted(fallback)
-    expected = sum(len(r.result.history) for r in outcome.records) * 2
-    assert len(bulk) == expected
-    rec = outcome.records[0]
-    losses = {s: v for r, s, k, v, _ in bulk if r == rec.run_id and k == "train_loss"}
-    want = {h["epoch"]: h["train_loss"] for h in rec.result.history}
-    assert losses.keys() == want.keys()
-    np.testing.assert_allclose([losses[e] for e in sorted(want)], [want[e] for e in sorted(want)])

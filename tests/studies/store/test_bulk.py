@@ -1,19 +1,26 @@
-"""``write_metrics``'s bulk path leaves exactly the run MLflow's own ``log_batch`` leaves."""
+"""The private fast path leaves and reads exactly what MLflow's public API leaves and reads.
+
+``write_metrics`` on the fast path must leave the same rows in MLflow's ``metrics`` and
+``latest_metrics`` tables as ``log_batch``; ``metric_histories`` must read the same values as
+``get_metric_history``; the version guard must switch both to the public API.
+"""
 
 from __future__ import annotations
 
 import math
+import sqlite3
+import sys
+from pathlib import Path
 
+import mlflow
 import numpy as np
 import pytest
+from mlflow import MlflowClient
+from mlflow.entities import Metric
+from mlflow.exceptions import MlflowException
 
-from studies.store import _bulk as mlflow_bulk
-from studies.store._bulk import write_metrics
-
-mlflow = pytest.importorskip("mlflow")
-from mlflow import MlflowClient  # noqa: E402
-from mlflow.entities import Metric  # noqa: E402
-from mlflow.exceptions import MlflowException  # noqa: E402
+from studies.store import _bulk
+from studies.store._bulk import fast_path_supported, metric_histories, write_metrics
 
 
 def _metrics(rng: np.random.Generator, n_epochs: int, ts: int, first_epoch: int = 0) -> list:
@@ -34,21 +41,17 @@ def _metrics(rng: np.random.Generator, n_epochs: int, ts: int, first_epoch: int 
     return out
 
 
-def _state(client: MlflowClient, run_id: str) -> tuple:
-    """Everything the public API shows of a run's metrics (NaN made comparable)."""
-    run = client.get_run(run_id)
-
-    def norm(v: float) -> object:
-        return "nan" if math.isnan(v) else v
-
-    latest = sorted((m.key, norm(m.value), m.timestamp, m.step) for m in run.data._metric_objs)
-    histories = {
-        key: sorted(
-            (m.step, m.timestamp, norm(m.value)) for m in client.get_metric_history(run_id, key)
-        )
-        for key in run.data.metrics
-    }
-    return latest, histories
+def _rows(db: Path, run_id: str) -> tuple[list, list]:
+    """Every row MLflow keeps of a run's metrics: its ``metrics`` and ``latest_metrics``."""
+    columns = "key, value, timestamp, step, is_nan"
+    with sqlite3.connect(db) as conn:
+        history = conn.execute(
+            f"SELECT {columns} FROM metrics WHERE run_uuid = ? ORDER BY {columns}", (run_id,)
+        ).fetchall()
+        latest = conn.execute(
+            f"SELECT {columns} FROM latest_metrics WHERE run_uuid = ? ORDER BY key", (run_id,)
+        ).fetchall()
+    return history, latest
 
 
 @pytest.fixture
@@ -56,13 +59,35 @@ def client(store: str) -> MlflowClient:
     return MlflowClient(store)
 
 
+@pytest.fixture
+def db(store: str) -> Path:
+    return Path(store.removeprefix("sqlite:///"))
+
+
+@pytest.fixture
+def public_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An MLflow version the fast path was not checked on: the public API does everything."""
+    monkeypatch.setattr(_bulk, "FAST_PATH_MAJORS", ())
+
+
 def _two_runs(client: MlflowClient) -> tuple[str, str]:
     exp = client.create_experiment("bulk")
     return client.create_run(exp).info.run_id, client.create_run(exp).info.run_id
 
 
-def test_bulk_rows_equal_log_batch_rows(client):
-    assert mlflow_bulk._sql_store(client) is not None
+def test_the_installed_mlflow_takes_the_fast_path(client):
+    assert fast_path_supported(mlflow.__version__)
+    assert _bulk._sql_store(client) is not None
+
+
+def test_the_version_guard():
+    assert fast_path_supported("3.0.0") and fast_path_supported("3.17.2")
+    assert not fast_path_supported("2.22.1")
+    assert not fast_path_supported("4.0.0rc1")
+    assert not fast_path_supported("dev")
+
+
+def test_bulk_rows_equal_log_batch_rows(client, db):
     reference, bulk = _two_runs(client)
     rng = np.random.default_rng(0)
     # 60 keys x 20 epochs = 1207 metrics: log_batch needs two calls, the bulk path one.
@@ -73,18 +98,20 @@ def test_bulk_rows_equal_log_batch_rows(client):
         for start in range(0, len(batch), 1000):
             client.log_batch(reference, metrics=batch[start : start + 1000])
         write_metrics(client, bulk, batch)
-    ref_state, bulk_state = _state(client, reference), _state(client, bulk)
-    assert len(ref_state[0]) == 62
-    assert ref_state == bulk_state
+    history, latest = _rows(db, reference)
+    assert len(latest) == 62 and len(history) > 1300
+    assert _rows(db, bulk) == (history, latest)
+    # What the public API shows of the two runs is equal too.
+    assert client.get_run(reference).data.metrics.keys() == client.get_run(bulk).data.metrics.keys()
 
 
-def test_a_repeated_batch_falls_back_to_log_batch(client):
+def test_a_repeated_batch_falls_back_to_log_batch(client, db):
     reference, bulk = _two_runs(client)
     batch = _metrics(np.random.default_rng(1), 2, ts=10)
     for _ in range(2):
         client.log_batch(reference, metrics=batch)
         write_metrics(client, bulk, batch)  # the second time every row already exists
-    assert _state(client, reference) == _state(client, bulk)
+    assert _rows(db, reference) == _rows(db, bulk)
 
 
 def test_mlflow_rejections_are_kept(client):
@@ -102,6 +129,18 @@ def test_mlflow_rejections_are_kept(client):
     assert client.get_run(reference).data.metrics == {}
 
 
+def test_the_guard_switches_writing_to_log_batch(client, db, monkeypatch):
+    reference, public = _two_runs(client)
+    batch = _metrics(np.random.default_rng(2), 3, ts=10)
+    write_metrics(client, reference, batch)
+    calls = []
+    log_batch = client.log_batch
+    monkeypatch.setattr(_bulk, "FAST_PATH_MAJORS", ())
+    monkeypatch.setattr(client, "log_batch", lambda *a, **k: calls.append(1) or log_batch(*a, **k))
+    write_metrics(client, public, batch)
+    assert calls and _rows(db, reference) == _rows(db, public)
+
+
 def test_other_stores_get_log_batch_calls_of_at_most_1000():
     class FakeClient:
         def __init__(self):
@@ -113,3 +152,30 @@ def test_other_stores_get_log_batch_calls_of_at_most_1000():
     fake = FakeClient()
     write_metrics(fake, "r", [Metric("k", float(i), 1, i) for i in range(2345)])
     assert fake.calls == [("r", 1000), ("r", 1000), ("r", 345)]
+
+
+def _normalised(records: list) -> list:
+    """Sorted rows with NaN made comparable."""
+    return sorted((r, s, k, "nan" if math.isnan(v) else v, t) for r, s, k, v, t in records)
+
+
+def test_bulk_read_equals_get_metric_history(client, monkeypatch):
+    runs = _two_runs(client)
+    rng = np.random.default_rng(3)
+    for run_id in runs:
+        write_metrics(client, run_id, _metrics(rng, 4, ts=100) + _metrics(rng, 2, ts=200))
+    run_keys = {run_id: ["loss", "acc", "grad_norm/layer_7"] for run_id in runs}
+    bulk = metric_histories(client, run_keys)
+    monkeypatch.setattr(_bulk, "FAST_PATH_MAJORS", ())
+    calls = []
+    history = client.get_metric_history
+    monkeypatch.setattr(client, "get_metric_history", lambda *a: calls.append(a) or history(*a))
+    public = metric_histories(client, run_keys, concurrent=True)
+    assert len(calls) == 6  # one public call per (run, key)
+    assert _normalised(bulk) == _normalised(public)
+    # Per run: loss 2 x 3 values, acc 2 x 3 (a duplicate stored once), layer_7 4 + 2 epochs.
+    assert len(bulk) == 2 * (6 + 6 + 6)
+    # As stored: the SQL store clamps +-inf (the reader restores them).
+    values = {v for r, s, k, v, t in bulk if k == "loss" and s == 1}
+    assert values == {sys.float_info.max, -sys.float_info.max}
+    assert any(math.isnan(v) for r, s, k, v, t in bulk if k == "loss" and s == 3)
