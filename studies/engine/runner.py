@@ -39,6 +39,7 @@ from typing import Any
 
 from threadpoolctl import threadpool_limits
 
+from studies.engine.aggregates import aggregate_metrics
 from studies.engine.code_version import code_version
 from studies.engine.executors import LocalExecutor, Outcome, Task, make_executor
 from studies.engine.progress import Progress
@@ -318,7 +319,9 @@ class _Invocation:
                 parent_ids[name],
                 [r.result for r in records[name]],
                 trial_set=trial_set_hash([r.run_id for r in records[name]]),
-                aggregate=stage.nest == "arm",
+                aggregates=aggregate_metrics([r.result for r in records[name]])
+                if stage.nest == "arm"
+                else (),
             )
 
         for name in groups:

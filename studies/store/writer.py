@@ -18,7 +18,6 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from studies.store.aggregates import aggregate_metrics
 from studies.store.reader import load_trial_results
 from studies.store.schema import (
     ARM_TAG,
@@ -62,7 +61,6 @@ __all__ = [
     "StudyWriter",
     "Tracker",
     "TrackingServerError",
-    "aggregate_metrics",
     "experiment_note",
 ]
 
@@ -244,7 +242,12 @@ class StudyWriter:
         return run_id
 
     def finish_parent(
-        self, parent_id: str, results: Sequence[Any], *, trial_set: str, aggregate: bool
+        self,
+        parent_id: str,
+        results: Sequence[Any],
+        *,
+        trial_set: str,
+        aggregates: Sequence[tuple[str, float, int]] = (),
     ) -> None:
         """Log counts (and, for an arm, the seed aggregates) and mark the parent FINISHED.
 
@@ -257,12 +260,13 @@ class StudyWriter:
             Every trial under the parent.
         trial_set : str
             Identity of the trial runs under it (tag ``trial_set``).
-        aggregate : bool
-            Log :func:`aggregate_metrics` (arm parents; a stage-wide sweep has none).
+        aggregates : sequence of (key, value, step)
+            The seed aggregates of an arm parent (``<key>_mean``, ``_ci_lo``, ``_ci_hi``; see
+            :func:`studies.engine.aggregates.aggregate_metrics`); a stage-wide sweep has none.
         """
         if parent_id not in self.open_runs:
             return
-        metrics = aggregate_metrics(results) if aggregate else []
+        metrics = list(aggregates)
         statuses = [r.status for r in results]
         tags = {
             N_TRIALS_TAG: len(results),

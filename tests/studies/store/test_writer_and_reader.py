@@ -1,17 +1,14 @@
-"""What the writer logs, the reader gives back: trial results for reuse, seed aggregates,
-the experiment's note."""
+"""What the writer logs, the reader gives back: trial results for reuse, parent runs, the
+experiment's note."""
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 from mlflow import MlflowClient
 
 from studies.engine.spec import Arm, ClaimResult, TrialResult, TrialSpec
-from studies.stats import t_interval
-from studies.store.aggregates import aggregate_metrics
 from studies.store.reader import load_trial_results
 from studies.store.schema import PARENT_TAG, SUMMARY_KEYS_TAG
 from studies.store.writer import StudyWriter, Tracker, experiment_note
@@ -90,7 +87,7 @@ def test_reopened_study_reuses_finished_trials_and_parent(writer, store):
         "key", "a", stage="main", arm=Arm({"lr": 0.1}), n_arms=1, reused_set="", has_pending=True
     )
     run_id = writer.log_trial(_spec("a", 0), RESULTS[0], parent, seconds=0.1, error=None)
-    writer.finish_parent(parent, RESULTS[:1], trial_set="set-1", aggregate=True)
+    writer.finish_parent(parent, RESULTS[:1], trial_set="set-1", aggregates=[("loss_mean", 1.0, 0)])
     again = StudyWriter(
         Tracker(store), "toy", question="Which is faster?", code=CODE, quick=True, command="cmd"
     )
@@ -103,20 +100,8 @@ def test_reopened_study_reuses_finished_trials_and_parent(writer, store):
     assert kept == parent and parent not in again.open_runs
     parent_run = MlflowClient(store).get_run(parent)
     assert parent_run.data.params == {"lr": "0.1"}
+    assert parent_run.data.metrics == {"loss_mean": 1.0}
     assert parent_run.data.tags["n_trials"] == "1" and parent_run.data.tags["trial_set"] == "set-1"
-
-
-def test_aggregates_per_epoch_and_final():
-    metrics = {(k, s): v for k, v, s in aggregate_metrics(RESULTS)}
-    # Failed trials are left out; non-finite epochs are dropped, a final inf is kept.
-    mean, lo, hi = t_interval([1.0, 3.0])
-    assert metrics[("train_loss_mean", 1)] == mean
-    assert (metrics[("train_loss_ci_lo", 1)], metrics[("train_loss_ci_hi", 1)]) == (lo, hi)
-    assert metrics[("train_loss_mean", 0)] == 2.0 and ("train_loss_ci_lo", 0) not in metrics
-    assert ("train_loss_mean", 2) not in metrics  # NaN and inf only
-    assert metrics[("final_loss_mean", 0)] == math.inf
-    assert ("final_loss_ci_lo", 0) not in metrics  # no finite interval with an inf in it
-    assert np.isclose(metrics[("val_loss_mean", 2)], 0.5)
 
 
 def test_experiment_note_lists_the_verdicts():
