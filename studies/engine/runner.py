@@ -41,7 +41,9 @@ from threadpoolctl import threadpool_limits
 
 from studies.engine.aggregates import aggregate_metrics
 from studies.engine.code_version import code_version
+from studies.engine.config import config_hash
 from studies.engine.executors import LocalExecutor, Outcome, Task, make_executor
+from studies.engine.frames import histories_frame, summaries_frame
 from studies.engine.progress import Progress
 from studies.engine.spec import (
     Arm,
@@ -51,11 +53,8 @@ from studies.engine.spec import (
     Study,
     TrialResult,
     TrialSpec,
-    canonical_json,
-    config_hash,
-    histories_frame,
-    summaries_frame,
 )
+from studies.store.schema import canonical_json
 from studies.store.writer import StudyWriter, Tracker
 
 log = logging.getLogger(__name__)

@@ -10,30 +10,21 @@ A study may run in *stages* whose arms depend on the results of the stages befor
 optimizer at its best rate with several seeds). A study without explicit stages has one,
 called ``"main"``.
 
-Frames handed to claims (and rebuilt by the reporter from MLflow):
-
-``summaries`` — one row per trial: ``stage``, ``arm``, ``seed``, ``status``,
-``diverged_epoch``, ``run_id``, ``config_hash``, ``reused``, one ``factor.<name>`` column per
-factor label of the arm, one ``config.<dotted key>`` column per resolved config entry, and one
-column per summary key (float; ``inf`` allowed, e.g. epochs to a target never reached).
-
-``histories`` — one row per (trial, epoch): ``stage``, ``arm``, ``seed``, ``epoch`` and one
-column per history key (NaN where a trial did not record it).
+The frames claims are judged on are built by :mod:`studies.engine.frames`; configs are
+merged and hashed by :mod:`studies.engine.config`.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dlkit.validation import check_choice
+from studies.engine.config import config_hash, deep_merge, jsonable, seed_list
 from studies.stats import DIRECTIONS, VERDICTS, ClaimResult
-from studies.store.schema import CONFIG_PREFIX, FACTOR_PREFIX, flatten
+from studies.store.schema import canonical_json
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -50,12 +41,6 @@ __all__ = [
     "Study",
     "TrialResult",
     "TrialSpec",
-    "canonical_json",
-    "config_hash",
-    "deep_merge",
-    "histories_frame",
-    "seed_list",
-    "summaries_frame",
 ]
 
 STATUSES = ("ok", "diverged", "failed")
@@ -174,7 +159,7 @@ class Arm:
     factors: Mapping[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict:
-        return {"overrides": _jsonable(self.overrides), "factors": dict(self.factors)}
+        return {"overrides": jsonable(self.overrides), "factors": dict(self.factors)}
 
 
 @dataclass(frozen=True)
@@ -201,7 +186,7 @@ class Plot:
         object.__setattr__(self, "options", dict(options))
 
     def to_json(self) -> dict:
-        return {"kind": self.kind, "title": self.title, "options": _jsonable(self.options)}
+        return {"kind": self.kind, "title": self.title, "options": jsonable(self.options)}
 
 
 @dataclass(frozen=True)
@@ -504,7 +489,7 @@ class Study:
             "description": self.description,
             "data": self.data,
             "quick": quick,
-            "base_config": _jsonable(
+            "base_config": jsonable(
                 deep_merge(self.base_config, self.quick if quick else {}, what="quick override")
             ),
             "arms": arms,
@@ -530,144 +515,3 @@ def normalize_arms(spec: ArmsSpec) -> dict[str, Arm]:
         else:
             raise ValueError(f"arm {name!r} must be an Arm or a dict of overrides, got {value!r}")
     return arms
-
-
-def seed_list(seeds: int | Sequence[int]) -> list[int]:
-    """``n`` -> ``[0, ..., n-1]``; a sequence is kept (as ints)."""
-    if isinstance(seeds, int):
-        if seeds < 1:
-            raise ValueError(f"seeds must be >= 1, got {seeds}")
-        return list(range(seeds))
-    out = [int(s) for s in seeds]
-    if not out or len(set(out)) != len(out):
-        raise ValueError(f"seeds must be a non-empty list of distinct ints, got {seeds!r}")
-    return out
-
-
-def deep_merge(
-    base: Mapping[str, Any], override: Mapping[str, Any], *, what: str = "override", _path: str = ""
-) -> dict:
-    """Return a copy of ``base`` with ``override`` merged in, refusing unknown keys.
-
-    An override may only set keys that exist in ``base`` (a typo must not silently create a
-    new, unused setting) — except inside a dict that is empty in ``base``, which is open
-    (e.g. ``{"hyper": {}}`` for optimizer-specific extras). A dict in ``base`` can only be
-    replaced by a dict.
-
-    Raises
-    ------
-    ValueError
-        Naming the bad key and the valid keys at that level.
-    """
-    merged = copy.deepcopy(dict(base))
-    open_level = not base
-    for key, value in override.items():
-        where = f"{_path}{key}"
-        if key not in base and not open_level:
-            check_choice(
-                f"config key in {what} (at {_path or 'top level'!r})",
-                where,
-                [f"{_path}{k}" for k in base],
-            )
-        old = base.get(key)
-        if isinstance(old, Mapping):
-            if not isinstance(value, Mapping):
-                raise ValueError(
-                    f"{what}: {where!r} must be a dict like the base config's "
-                    f"({sorted(old)}), got {value!r}"
-                )
-            merged[key] = deep_merge(old, value, what=what, _path=f"{where}.")
-        else:
-            if isinstance(value, Mapping) and key in base:
-                raise ValueError(
-                    f"{what}: {where!r} is a value ({old!r}) in the base config, "
-                    f"not a dict; got {value!r}"
-                )
-            merged[key] = copy.deepcopy(value)
-    return merged
-
-
-def _jsonable(obj: Any) -> Any:
-    return json.loads(canonical_json(obj))
-
-
-def _default(obj: Any) -> Any:
-    # NumPy scalars and arrays show up in configs built with NumPy; store them as plain JSON.
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    if isinstance(obj, tuple | set | frozenset):
-        return list(obj)
-    raise ValueError(f"config value {obj!r} of type {type(obj).__name__} is not JSON-serialisable")
-
-
-def canonical_json(obj: Any) -> str:
-    """Sorted-key, compact JSON: equal configs give equal strings (and hashes)."""
-    try:
-        return json.dumps(
-            obj, sort_keys=True, separators=(",", ":"), default=_default, allow_nan=True
-        )
-    except TypeError as err:
-        raise ValueError(f"config is not JSON-serialisable: {err}") from err
-
-
-def config_hash(config: Mapping[str, Any], code: Mapping[str, Any]) -> str:
-    """sha256 of the canonical JSON of the resolved config and the code version."""
-    payload = canonical_json({"config": config, "code": code})
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
-
-
-def summaries_frame(records: Sequence[Any]) -> pd.DataFrame:
-    """One row per trial from ``(spec, result, run_id, reused)`` records.
-
-    Parameters
-    ----------
-    records : sequence
-        Objects with attributes ``spec`` (TrialSpec), ``result`` (TrialResult), ``run_id``
-        and ``reused``.
-
-    Returns
-    -------
-    DataFrame, shape (n_trials, n_columns)
-        Columns as described in this module's docstring.
-    """
-    import pandas as pd
-
-    rows = []
-    for rec in records:
-        spec, result = rec.spec, rec.result
-        row: dict[str, Any] = {
-            "stage": spec.stage,
-            "arm": spec.arm,
-            "seed": spec.seed,
-            "status": result.status,
-            "diverged_epoch": result.diverged_epoch,
-            "run_id": rec.run_id,
-            "config_hash": spec.config_hash,
-            "reused": rec.reused,
-        }
-        row.update({FACTOR_PREFIX + k: v for k, v in spec.factors.items()})
-        row.update({CONFIG_PREFIX + k: v for k, v in flatten(spec.config).items()})
-        row.update({k: float(v) for k, v in result.summary.items()})
-        rows.append(row)
-    base = ["stage", "arm", "seed", "status", "diverged_epoch", "run_id", "config_hash", "reused"]
-    frame = pd.DataFrame(rows, columns=None if rows else base)
-    if rows:
-        frame["diverged_epoch"] = frame["diverged_epoch"].astype("Int64")
-    return frame
-
-
-def histories_frame(records: Sequence[Any]) -> pd.DataFrame:
-    """One row per (trial, epoch) from ``(spec, result, ...)`` records (see above)."""
-    import pandas as pd
-
-    rows = []
-    for rec in records:
-        spec = rec.spec
-        for record in rec.result.history:
-            row = {"stage": spec.stage, "arm": spec.arm, "seed": spec.seed}
-            row.update({k: (float(v) if v is not None else math.nan) for k, v in record.items()})
-            row["epoch"] = int(record["epoch"])
-            rows.append(row)
-    if not rows:
-        return pd.DataFrame(columns=["stage", "arm", "seed", "epoch"])
-    return pd.DataFrame(rows)

@@ -57,6 +57,7 @@ __all__ = [
     "TRACEBACK_ARTIFACT",
     "TRIAL_ARTIFACT_DIR",
     "TRIAL_SET_TAG",
+    "canonical_json",
     "decode_bool",
     "decode_keys",
     "decode_optional_int",
@@ -147,11 +148,27 @@ def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def canonical_json(obj: Any) -> str:
+    """Sorted-key, compact JSON: equal configs give equal strings (and hashes).
+
+    NumPy scalars and arrays, tuples and sets are written as plain JSON.
+
+    Raises
+    ------
+    ValueError
+        For a value JSON cannot hold, naming it.
+    """
+    try:
+        return json.dumps(
+            obj, sort_keys=True, separators=(",", ":"), default=_plain, allow_nan=True
+        )
+    except TypeError as err:
+        raise ValueError(f"config is not JSON-serialisable: {err}") from err
+
+
 def encode_param(value: Any) -> str:
     """How a config value is stored as an MLflow param: strings as-is, the rest as JSON."""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_plain)
+    return value if isinstance(value, str) else canonical_json(value)
 
 
 def decode_param(value: str) -> Any:

@@ -15,7 +15,8 @@ from studies.catalog import _deep_mlp as deep_mlp
 from studies.catalog import activations as act
 from studies.engine import registry
 from studies.engine.claims import all_of
-from studies.engine.spec import Study, deep_merge
+from studies.engine.config import deep_merge
+from studies.engine.spec import Study
 
 
 def declared_keys(study: Study) -> tuple[set[str], set[str], set[str]]:

@@ -13,7 +13,8 @@ from threadpoolctl import threadpool_limits
 
 from studies.catalog import generative as gen
 from studies.engine import registry
-from studies.engine.spec import deep_merge, normalize_arms
+from studies.engine.config import deep_merge
+from studies.engine.spec import normalize_arms
 
 
 def test_study_definition_is_valid():

@@ -13,7 +13,7 @@ from test_activations_study import NO_HISTORY, check_quick_run, summaries
 from studies.catalog import _deep_mlp as deep_mlp
 from studies.catalog import init as init_study
 from studies.engine import registry
-from studies.engine.spec import deep_merge
+from studies.engine.config import deep_merge
 
 CHANCE = math.log(10.0)
 

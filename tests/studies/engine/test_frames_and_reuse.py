@@ -14,8 +14,9 @@ from mlflow import MlflowClient
 from threadpoolctl import threadpool_info, threadpool_limits
 from toy_studies import Arm, base_config, make_toy, toy_trial
 
+from studies.engine.frames import histories_frame, summaries_frame
 from studies.engine.runner import PACKAGES, run_study
-from studies.engine.spec import Stage, Study, TrialResult, histories_frame, summaries_frame
+from studies.engine.spec import Stage, Study, TrialResult
 
 
 def run(study: Study, uri: str, **kwargs):
