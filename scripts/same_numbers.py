@@ -5,12 +5,13 @@ old code into one store and on the new code into another, then
 
     python scripts/same_numbers.py dump sqlite:////tmp/old/mlflow.db old.json
     python scripts/same_numbers.py dump sqlite:////tmp/new/mlflow.db new.json
-    python scripts/same_numbers.py compare old.json new.json [--tol 1e-9]
+    python scripts/same_numbers.py compare old.json new.json [--tol 1e-9] [--ignore train_time]
 
 ``dump`` reads every catalogue study's latest invocation through the store's reader (the same
 code the reports use); ``compare`` lists every claim verdict, claim number and trial summary
 figure that differs by more than ``--tol`` (absolute, NaN equal to NaN, inf to inf), and
-exits 1 if there is any.
+exits 1 if there is any. Wall-clock figures (``train_time``) differ run to run: ``--ignore``
+them.
 """
 
 from __future__ import annotations
@@ -59,34 +60,48 @@ def _differs(a: object, b: object, tol: float) -> bool:
     return a != b
 
 
-def _compare_maps(where: str, a: dict, b: dict, tol: float) -> list[str]:
+def _missing(where: str, a: dict, b: dict) -> list[str]:
     problems = [f"{where}: {k!r} only in the first" for k in sorted(set(a) - set(b))]
-    problems += [f"{where}: {k!r} only in the second" for k in sorted(set(b) - set(a))]
+    return problems + [f"{where}: {k!r} only in the second" for k in sorted(set(b) - set(a))]
+
+
+def _compare_maps(where: str, a: dict, b: dict, tol: float, ignore=frozenset()) -> list[str]:
+    a = {k: v for k, v in a.items() if k not in ignore}
+    b = {k: v for k, v in b.items() if k not in ignore}
+    problems = _missing(where, a, b)
     for key in sorted(set(a) & set(b)):
         if _differs(a[key], b[key], tol):
             problems.append(f"{where}.{key}: {a[key]!r} != {b[key]!r}")
     return problems
 
 
-def compare(old: dict, new: dict, tol: float) -> tuple[list[str], int]:
-    """Every difference between two dumps, and how many values were compared."""
-    problems = _compare_maps("studies", {k: 0 for k in old}, {k: 0 for k in new}, tol)
+def compare(
+    old: dict, new: dict, tol: float, ignore: frozenset[str] = frozenset()
+) -> tuple[list[str], int]:
+    """Every difference between two dumps, and how many values were compared.
+
+    ``ignore`` names trial summary figures left out (wall-clock times differ run to run).
+    """
+    problems = _missing("studies", old, new)
     checked = 0
     for study in sorted(set(old) & set(new)):
         for part in ("claims", "trials"):
             a, b = old[study][part], new[study][part]
-            problems += _compare_maps(f"{study}.{part}", a, b, tol)
+            problems += _missing(f"{study}.{part}", a, b)
             for key in sorted(set(a) & set(b)):
                 x, y = a[key], b[key]
                 if part == "claims":
                     checked += 1 + len(x["numbers"])
-                    problems += _compare_maps(f"{study}.claims.{key}", x, y, tol)
+                    if x["verdict"] != y["verdict"]:
+                        problems.append(
+                            f"{study}.claims.{key}.verdict: {x['verdict']!r} != {y['verdict']!r}"
+                        )
                     problems += _compare_maps(
                         f"{study}.claims.{key}.numbers", x["numbers"], y["numbers"], tol
                     )
                 else:
-                    checked += len(x)
-                    problems += _compare_maps(f"{study}.trials.{key}", x, y, tol)
+                    checked += len(set(x) - ignore)
+                    problems += _compare_maps(f"{study}.trials.{key}", x, y, tol, ignore)
     return problems, checked
 
 
@@ -100,12 +115,19 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("old", type=Path)
     c.add_argument("new", type=Path)
     c.add_argument("--tol", type=float, default=1e-9)
+    c.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="a trial summary figure to leave out, e.g. train_time (wall clock); repeatable",
+    )
     args = parser.parse_args(argv)
     if args.command == "dump":
         args.out.write_text(json.dumps(dump(args.tracking_uri), indent=1, sort_keys=True))
         return 0
     old, new = json.loads(args.old.read_text()), json.loads(args.new.read_text())
-    problems, checked = compare(old, new, args.tol)
+    problems, checked = compare(old, new, args.tol, frozenset(args.ignore))
     for line in problems:
         print(line)
     studies = len(set(old) & set(new))
