@@ -24,6 +24,17 @@ DATA_CONFIG: dict[str, Any] = {
     "val_fraction": 0.1,
     "diag_samples": 500,
 }
+#: The summary figures of :func:`common_summary` and which way each is better (None:
+#: neither; the log-ratio of gradient norms is best near 0).
+COMMON_METRICS: dict[str, str | None] = {
+    "final_train_loss": "lower",
+    "final_val_acc": "higher",
+    "test_acc": "higher",
+    "epochs_to_target": "lower",
+    "grad_ratio_init_log10": None,
+    "dead_frac_final": "lower",
+    "saturated_frac_final": "lower",
+}
 
 
 class MLPRun(NamedTuple):

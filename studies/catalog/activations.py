@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from studies.catalog._deep_mlp import DATA_CONFIG, common_summary, train_mlp
+from studies.catalog._deep_mlp import COMMON_METRICS, DATA_CONFIG, common_summary, train_mlp
 from studies.engine.claims import all_of, mean_threshold, paired_gap, paired_samples
 from studies.engine.spec import Arm, Claim, ClaimResult, Plot, Stage, Study, TrialResult
 from studies.stats import compare_paired
@@ -87,15 +87,7 @@ DESCRIPTION = (
     "measured on a fixed batch of 500 training samples at initialization and every epoch."
 )
 #: Summary figures every trial reports.
-SUMMARY_KEYS = (
-    "final_train_loss",
-    "final_val_acc",
-    "test_acc",
-    "epochs_to_target",
-    "grad_ratio_init_log10",
-    "dead_frac_final",
-    "saturated_frac_final",
-)
+SUMMARY_KEYS = tuple(COMMON_METRICS)
 
 BASE_CONFIG: dict[str, Any] = {
     "data": dict(DATA_CONFIG),
@@ -233,20 +225,10 @@ LR_ARMS = {
     HIGH_LR_ARM: Arm({**_RELU, "optimizer": {"lr": HIGH_LR}}),
 }
 
-#: Which way each summary figure is better (None: neither; the log-ratio is best near 0).
-METRICS = {
-    "final_train_loss": "lower",
-    "final_val_acc": "higher",
-    "test_acc": "higher",
-    "epochs_to_target": "lower",
-    "grad_ratio_init_log10": None,
-    "dead_frac_final": "lower",
-    "saturated_frac_final": "lower",
-}
 
 STUDY = Study(
     name="activations",
-    metrics=METRICS,
+    metrics=COMMON_METRICS,
     question="Does ReLU fix the vanishing gradient of the sigmoid in a deep MLP, and at what "
     "price (dead units)?",
     description=DESCRIPTION,

@@ -28,6 +28,7 @@ import numpy as np
 
 from dlkit import nn
 from studies.catalog._deep_mlp import (
+    COMMON_METRICS,
     DATA_CONFIG,
     common_summary,
     log10_ratio,
@@ -53,16 +54,16 @@ TRAINS_MARGIN = 0.1
 TARGET_ACC = 0.4
 #: Largest difference between two units' incoming weights that still counts as identical.
 SYMMETRY_TOL = 1e-6
-SUMMARY_KEYS = (
-    "final_train_loss",
-    "final_val_acc",
-    "test_acc",
-    "epochs_to_target",
-    "grad_ratio_init_log10",
-    "act_std_ratio_log10",
-    "unit_spread",
-    "weight_change",
-)
+#: Which way each summary figure is better: the shared ones, and (None: neither) the
+#: activation-std log-ratio (best near 0), the unit spread and weight change, which describe
+#: symmetry breaking rather than quality.
+METRICS = {
+    **COMMON_METRICS,
+    "act_std_ratio_log10": None,
+    "unit_spread": None,
+    "weight_change": None,
+}
+SUMMARY_KEYS = tuple(METRICS)
 
 BASE_CONFIG: dict[str, Any] = {
     "data": dict(DATA_CONFIG),
@@ -278,20 +279,6 @@ ARMS = {
     )
 }
 
-#: Which way each summary figure is better (None: neither — log-ratios are best near 0, the
-#: spread and weight change describe symmetry breaking rather than quality).
-METRICS = {
-    "final_train_loss": "lower",
-    "final_val_acc": "higher",
-    "test_acc": "higher",
-    "epochs_to_target": "lower",
-    "grad_ratio_init_log10": None,
-    "act_std_ratio_log10": None,
-    "dead_frac_final": "lower",
-    "saturated_frac_final": "lower",
-    "unit_spread": None,
-    "weight_change": None,
-}
 
 STUDY = Study(
     name="init",

@@ -4,9 +4,7 @@ build_report writes the page, its JSON and the index, and logs the page to MLflo
 from __future__ import annotations
 
 import json
-import logging
 import math
-import time
 
 import numpy as np
 import pandas as pd
@@ -17,8 +15,6 @@ from reports import build_report, load_runs
 from reports.tables import completeness_notes
 from studies import Arm, Claim, Plot, Study, TrialResult
 from studies.engine.claims import paired_comparison
-
-log = logging.getLogger(__name__)
 
 
 def test_load_runs_gives_back_what_was_logged(store, toy_study, store_of, runs_of):
@@ -102,16 +98,12 @@ def test_report_without_a_summary_run(store, toy_study, store_of, tmp_path):
 
 
 @pytest.mark.slow
-def test_a_100_trial_store_builds_in_seconds(store, store_of, study_factory, tmp_path):
-    """Logs the build time of a 100-trial, 30-epoch study (10 arms x 10 seeds, 12 per-epoch
-    metrics); the issue's budget is 10 s. Timing depends on the machine, so it is reported,
-    not asserted."""
+def test_a_100_trial_store_builds_a_complete_report(store, store_of, study_factory, tmp_path):
+    """A 100-trial, 30-epoch study (10 arms x 10 seeds, 12 per-epoch metrics, one diverged
+    trial): every trial in the results, every plot drawn."""
     study = study_factory("speed", lrs=(0.001, 0.003, 0.01, 0.03, 0.1), seeds=10)
     store_of(store, study, epochs=30, diverged={("tanh-lr0.1", 3): 7})
-    start = time.perf_counter()
     path = build_report("speed", tracking_uri=store, out_dir=tmp_path)
-    seconds = time.perf_counter() - start
-    log.warning("100-trial report built in %.2f s", seconds)
     summary = json.loads((tmp_path / "speed.json").read_text(encoding="utf-8"))
     assert sum(r["n_trials"] for r in summary["results"]) == 100
     assert summary["plots_not_drawn"] == []
