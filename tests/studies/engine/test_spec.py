@@ -49,3 +49,11 @@ def test_metric_directions_are_checked_and_reach_study_json():
     assert as_json["metrics"] == {"acc": "higher", "loss": "lower"}
     with pytest.raises(ValueError, match="direction of metric 'acc' 'up'"):
         Study("s", "q?", {"x": 1}, arms={"a": {}}, trial=trial, metrics={"acc": "up"})
+
+
+def test_summary_key_equal_to_a_history_key_is_refused():
+    history = [{"epoch": 1, "val_loss": 0.5, "val_acc": 0.8}]
+    with pytest.raises(ValueError, match=r"\['val_acc', 'val_loss'\]"):
+        TrialResult(history=history, summary={"val_loss": 0.5, "val_acc": 0.8, "test": 1.0})
+    # Distinct keys (and "epoch" only in the history) are fine.
+    TrialResult(history=history, summary={"final_val_loss": 0.5, "epoch": 1.0})

@@ -1,6 +1,6 @@
-"""Engine details: summary/history key clashes, folds as child runs, in-process BLAS threads,
-recorded package versions and bulk loading of reused trials (the bulk read itself is tested
-against MLflow's public one in tests/studies/store)."""
+"""The runner's stages and reuse: folds as child runs, in-process BLAS threads, recorded
+package versions and bulk loading of reused trials (the bulk read itself is tested against
+MLflow's public one in tests/studies/store)."""
 
 from __future__ import annotations
 
@@ -34,15 +34,6 @@ def _blas_threads() -> int:
 def blas_trial(config: dict) -> TrialResult:
     """Report how many BLAS threads the trial ran with."""
     return TrialResult(summary={"blas_threads": float(_blas_threads())})
-
-
-# -- summary keys must not be history keys ---------------------------------------------------
-def test_summary_key_equal_to_a_history_key_is_refused():
-    history = [{"epoch": 1, "val_loss": 0.5, "val_acc": 0.8}]
-    with pytest.raises(ValueError, match=r"\['val_acc', 'val_loss'\]"):
-        TrialResult(history=history, summary={"val_loss": 0.5, "val_acc": 0.8, "test": 1.0})
-    # Distinct keys (and "epoch" only in the history) are fine.
-    TrialResult(history=history, summary={"final_val_loss": 0.5, "epoch": 1.0})
 
 
 # -- folds as child runs ---------------------------------------------------------------------
