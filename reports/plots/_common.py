@@ -230,6 +230,34 @@ def mean_and_band(
     )
 
 
+def mean_curves(
+    data: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    hue: str | None,
+    palette: dict | None,
+    xlabel: str,
+    title: str,
+    marker: str | None = None,
+    log_x: bool = False,
+    log_y: bool = False,
+) -> Figure:
+    """One figure of mean-over-seeds curves of ``y`` against ``x`` with 95% bands, one per
+    ``hue`` value (:func:`mean_and_band`), labelled, gridded, with its legend placed."""
+    hue_col, order, colors = hue_setup(data, hue, palette)
+    fig, ax = new_figure()
+    mean_and_band(ax, data, x=x, y=y, hue=hue_col, order=order, colors=colors, marker=marker)
+    if log_y:
+        ax.set_yscale("log")
+    if log_x:
+        ax.set_xscale("log")
+    ax.set(xlabel=xlabel, ylabel=y, title=title)
+    ax.grid(alpha=0.3)
+    place_legend(ax, label(hue_col) if hue_col else None)
+    return fig
+
+
 def stat_name(prefix: str) -> str:
     """The statistic a per-layer prefix names: ``"grad_norm/layer_"`` -> ``"grad_norm"``."""
     return re.sub(r"[/_.]?layers?[_.]?$", "", prefix) or prefix

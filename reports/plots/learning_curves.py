@@ -11,11 +11,7 @@ from matplotlib.figure import Figure
 from reports.plots._common import (
     BAND,
     PlotDataError,
-    hue_setup,
-    label,
-    mean_and_band,
-    new_figure,
-    place_legend,
+    mean_curves,
     require_values,
     resolve_column,
     seed_counts,
@@ -65,17 +61,17 @@ def learning_curves(
         data = data[data["epoch"] > 0]
         if data.empty:
             raise PlotDataError(f"metric {column!r} has no positive step for a log x axis")
-    hue_col, order, colors = hue_setup(data, hue, palette)
-    fig, ax = new_figure()
-    mean_and_band(ax, data, x="epoch", y=column, hue=hue_col, order=order, colors=colors)
-    if log_y:
-        ax.set_yscale("log")
-    if log_x:
-        ax.set_xscale("log")
-    ax.set(xlabel=x_label, ylabel=column, title=title)
-    ax.grid(alpha=0.3)
-    place_legend(ax, label(hue_col) if hue_col else None)
-    return fig
+    return mean_curves(
+        data,
+        x="epoch",
+        y=column,
+        hue=hue,
+        palette=palette,
+        xlabel=x_label,
+        title=title,
+        log_x=log_x,
+        log_y=log_y,
+    )
 
 
 def caption(history: pd.DataFrame, options: Mapping[str, Any]) -> str:

@@ -12,11 +12,8 @@ from matplotlib.figure import Figure
 from reports.plots._common import (
     BAND,
     PlotDataError,
-    hue_setup,
     label,
-    mean_and_band,
-    new_figure,
-    place_legend,
+    mean_curves,
     require_values,
     resolve_column,
     seed_counts,
@@ -61,15 +58,17 @@ def sweep(
         data = data[data[x_col] > 0]
     if data.empty:
         raise PlotDataError(f"swept value {x_col!r} has no numeric value to plot against")
-    hue_col, order, colors = hue_setup(data, hue, palette)
-    fig, ax = new_figure()
-    mean_and_band(ax, data, x=x_col, y=column, hue=hue_col, order=order, colors=colors, marker="o")
-    if log_x:
-        ax.set_xscale("log")
-    ax.set(xlabel=label(x_col), ylabel=column, title=title)
-    ax.grid(alpha=0.3)
-    place_legend(ax, label(hue_col) if hue_col else None)
-    return fig
+    return mean_curves(
+        data,
+        x=x_col,
+        y=column,
+        hue=hue,
+        palette=palette,
+        xlabel=label(x_col),
+        title=title,
+        marker="o",
+        log_x=log_x,
+    )
 
 
 def caption(trials: pd.DataFrame, options: Mapping[str, Any]) -> str:
