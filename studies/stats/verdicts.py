@@ -1,0 +1,93 @@
+"""Verdicts and the claim result object: the three verdict words and the interval rules.
+
+A claim ends in one of :data:`VERDICTS`. :func:`interval_verdict` and :func:`band_verdict`
+read a verdict off a confidence interval; :func:`joint_verdict` combines the verdicts of a
+claim made of several conditions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from dlkit.validation import check_choice
+
+__all__ = [
+    "SIDES",
+    "VERDICTS",
+    "ClaimResult",
+    "band_verdict",
+    "interval_verdict",
+    "joint_verdict",
+]
+
+VERDICTS = ("supported", "not supported", "inconclusive")
+SIDES = ("above", "below")
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    """A claim's verdict with the numbers behind it.
+
+    Attributes
+    ----------
+    verdict : {"supported", "not supported", "inconclusive"}
+    statistic : str
+        The statistic used, e.g. ``"Wilcoxon signed-rank, one-sided, n=5 seeds"``.
+    numbers : dict of str to float
+        The figures a reader checks (means, difference, p-value, effect size, CI bounds).
+    detail : str
+        One or two sentences saying how the verdict follows from the numbers.
+    """
+
+    verdict: str
+    statistic: str
+    numbers: Mapping[str, float] = field(default_factory=dict)
+    detail: str = ""
+
+    def __post_init__(self) -> None:
+        check_choice("verdict", self.verdict, VERDICTS)
+
+
+def joint_verdict(verdicts: Iterable[str]) -> str:
+    """The verdict of a claim made of several conditions: supported when every condition is,
+    not supported when any is not, inconclusive otherwise."""
+    verdicts = list(verdicts)
+    if all(v == "supported" for v in verdicts):
+        return "supported"
+    if "not supported" in verdicts:
+        return "not supported"
+    return "inconclusive"
+
+
+def interval_verdict(lo: float, hi: float, threshold: float, *, side: str) -> str:
+    """Verdict of "the quantity lies ``side`` of ``threshold``" from its interval [lo, hi].
+
+    Supported when the whole interval is on that side, not supported when the whole interval
+    is on the other side, inconclusive when it contains the threshold (or is NaN).
+
+    Parameters
+    ----------
+    lo, hi : float
+        A confidence interval of the quantity.
+    threshold : float
+    side : {"above", "below"}
+    """
+    check_choice("side", side, SIDES)
+    ok, bad = (
+        (lo > threshold, hi < threshold) if side == "above" else (hi < threshold, lo > threshold)
+    )
+    return "supported" if ok else "not supported" if bad else "inconclusive"
+
+
+def band_verdict(lo: float, hi: float, low: float, high: float) -> str:
+    """Verdict of "the quantity lies inside (low, high)" from its interval [lo, hi].
+
+    Supported when the interval lies strictly inside the band (the TOST rule), not supported
+    when it lies wholly outside it, inconclusive when it straddles a bound (or is NaN).
+    """
+    if low < lo and hi < high:
+        return "supported"
+    if hi <= low or lo >= high:
+        return "not supported"
+    return "inconclusive"
