@@ -25,7 +25,7 @@ help: ## Show this help
 	@grep -hE '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | sed -e 's/:.*## /\t/' | awk -F'\t' '{printf "  %-18s %s\n", $$1, $$2}'
 	@echo "  Studies: $$(grep -l '^STUDY = ' studies/catalog/*.py 2>/dev/null | xargs -n1 basename | sed -e 's/\.py$$//' | tr '\n' ' ')"
 	@echo "           (one file each in studies/catalog/; the engine is studies/engine/, statistics"
-	@echo "           studies/stats.py, MLflow access studies/store/, reports reports/: README 'Layout')"
+	@echo "           studies/stats/, MLflow access studies/store/, reports reports/: README 'Layout')"
 	@echo "  Options: QUICK=1 (smoke run: fewer epochs and seeds), JOBS=N (worker processes),"
 	@echo "           SEEDS=N (seeds per arm), FORCE=1 (rerun trials already in the store),"
 	@echo "           EXECUTOR=dask (run trials on Dask; DASK_SCHEDULER_ADDRESS or a local cluster)"
