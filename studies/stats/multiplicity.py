@@ -70,10 +70,10 @@ def holm(p_values: Sequence[float], alpha: float = 0.05) -> list[bool]:
         True where the hypothesis is rejected: its p-value and every smaller one are at most
         their Holm levels (:func:`holm_levels`).
     """
-    _check_alpha(alpha)
+    levels = np.asarray(holm_levels(p_values, alpha))
     p = _p_array(p_values)
     order = np.argsort(p, kind="stable")
-    passed = p[order] <= alpha / (p.size - np.arange(p.size))
+    passed = p[order] <= levels[order]
     # Step-down: reject in sorted order until the first failure.
     sorted_rejected = np.cumprod(passed).astype(bool)
     rejected = np.empty(p.size, dtype=bool)
