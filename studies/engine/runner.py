@@ -314,13 +314,12 @@ class _Invocation:
         }
 
         def finish(name: str) -> None:
+            results = [r.result for r in records[name]]
             writer.finish_parent(
                 parent_ids[name],
-                [r.result for r in records[name]],
+                results,
                 trial_set=trial_set_hash([r.run_id for r in records[name]]),
-                aggregates=aggregate_metrics([r.result for r in records[name]])
-                if stage.nest == "arm"
-                else (),
+                aggregates=aggregate_metrics(results) if stage.nest == "arm" else (),
             )
 
         for name in groups:

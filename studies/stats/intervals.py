@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 __all__ = [
     "BOOTSTRAP_SEED",
@@ -44,7 +44,10 @@ def t_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float
     sem = float(x.std(ddof=1)) / math.sqrt(n)
     if sem == 0.0:
         return mean, mean, mean
-    lo, hi = stats.t.interval(confidence, n - 1, loc=mean, scale=sem)
+    # scipy.stats.t.interval's own arithmetic (ppf * scale + loc, ppf = stdtrit), without
+    # building a distribution object: ~20x faster, which matters in sequential simulations.
+    lo = special.stdtrit(n - 1, (1.0 - confidence) / 2.0) * sem + mean
+    hi = special.stdtrit(n - 1, (1.0 + confidence) / 2.0) * sem + mean
     return mean, float(lo), float(hi)
 
 

@@ -32,6 +32,7 @@ import numpy as np
 from scipy import optimize, special, stats
 
 from dlkit.validation import check_choice
+from studies.stats.intervals import t_interval
 from studies.stats.paired import _ratio
 from studies.stats.verdicts import VERDICTS
 
@@ -467,7 +468,7 @@ class SequentialDesign:
                 verdict = "continue"
             if verdict != "continue" or k == last:
                 break
-        mean, lo, hi = _interval(prefix, 1.0 - 2.0 * nominal[k])
+        mean, lo, hi = t_interval(prefix, confidence=1.0 - 2.0 * nominal[k])
         sd = float(prefix.std(ddof=1))
         return Decision(
             verdict=verdict,
@@ -497,10 +498,3 @@ def _t_sf(t: float, df: int) -> float:
 def _t_statistic(x: np.ndarray, null: float) -> float:
     """One-sample t statistic of ``x`` against ``null`` (±inf or 0 at zero spread)."""
     return _ratio(float(x.mean()) - null, float(x.std(ddof=1)) / math.sqrt(x.size))
-
-
-def _interval(x: np.ndarray, confidence: float) -> tuple[float, float, float]:
-    mean = float(x.mean())
-    half = float(special.stdtrit(x.size - 1, 0.5 + confidence / 2.0)) * float(x.std(ddof=1))
-    half /= math.sqrt(x.size)
-    return mean, mean - half, mean + half

@@ -31,6 +31,15 @@ def test_t_interval_matches_the_textbook_formula():
     assert half == pytest.approx(1.9632, abs=1e-4)
 
 
+def test_t_interval_is_scipys_to_the_bit():
+    rng = np.random.default_rng(5)
+    for n, confidence in [(2, 0.95), (5, 0.9), (12, 0.99), (40, 0.5)]:
+        x = rng.normal(3.0, 2.0, size=n)
+        sem = x.std(ddof=1) / math.sqrt(n)
+        lo, hi = stats.t.interval(confidence, n - 1, loc=x.mean(), scale=sem)
+        assert t_interval(x, confidence) == (float(x.mean()), float(lo), float(hi))
+
+
 def test_t_interval_degenerate_cases():
     assert t_interval([2.0, 2.0, 2.0]) == (2.0, 2.0, 2.0)
     mean, lo, hi = t_interval([4.0])
