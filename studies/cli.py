@@ -22,7 +22,7 @@ import reports
 from studies.engine import registry
 from studies.engine.executors import EXECUTORS, SCHEDULER_ENV
 from studies.engine.runner import run_study
-from studies.store.writer import StudyBusyError
+from studies.store.writer import StudyBusyError, key_number
 
 log = logging.getLogger("studies")
 
@@ -70,7 +70,20 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive,
         default=None,
         metavar="N",
-        help="seeds per arm (stages that tune with one seed keep one)",
+        help=(
+            "run exactly N seeds per arm and judge the claims once on them, instead of the "
+            "sequential design (stages that tune with fixed seeds keep theirs)"
+        ),
+    )
+    run.add_argument(
+        "--max-seeds",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help=(
+            "cap the sequential design at N seeds per arm (looks below N, then a last look "
+            "at N; default looks 5, 10, 15, 20)"
+        ),
     )
     run.add_argument(
         "--jobs",
@@ -119,6 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "scheduler", None) and args.executor != "dask":
         parser.error("--scheduler needs --executor dask")
+    if getattr(args, "max_seeds", None) is not None and args.seeds is not None:
+        parser.error("give --seeds N (a fixed number) or --max-seeds N (a cap), not both")
     setup_logging(args.verbose)
     try:
         if args.command == "list":
@@ -162,6 +177,7 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     options = {
         "quick": args.quick,
         "n_seeds": args.seeds,
+        "max_seeds": args.max_seeds,
         "jobs": args.jobs,
         "force": args.force,
         "executor": args.executor,
@@ -198,8 +214,18 @@ def print_outcome(outcome) -> None:
         print("  claims:")
         for claim, result in outcome.claims:
             print(f"    [{VERDICT_MARK[result.verdict]}] {claim.text}")
-            print(f"        {result.detail}")
+            print(f"        {verdict_line(result)}")
     print(f"  MLflow: {outcome.tracking_uri} (experiment {outcome.study!r})")
+
+
+def verdict_line(result) -> str:
+    """One line of a claim's result: verdict, seeds and look, the deciding number."""
+    if result.seeds is None:
+        return f"{result.verdict}: {result.detail}"
+    where = f"{result.verdict} at look {result.look} ({result.seeds} seeds)"
+    if result.verdict == "inconclusive" and result.seeds_needed:
+        where += f"; ~{result.seeds_needed} seeds would decide it"
+    return f"{where}: {key_number(result)}"
 
 
 def make_report(name: str, tracking_uri: str | None = None) -> Path | None:

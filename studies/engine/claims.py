@@ -1,16 +1,21 @@
-"""Builders of claim evaluators: which trials, which columns, which statistic.
+"""Builders of claim evaluators: which trials, which columns, which comparison.
 
 Each builder (:func:`paired_comparison`, :func:`paired_columns`, :func:`paired_equivalence`,
 :func:`mean_threshold`, :func:`paired_gap`) returns ``evaluate(summaries, histories) ->
-ClaimResult`` for :class:`studies.engine.spec.Claim`. They select rows of the frames
-(:func:`usable_rows`, :func:`paired_samples`) and hand the arrays to :mod:`studies.stats`,
-which computes every number.
+Evidence`` for :class:`studies.engine.spec.Claim`: the per-seed series the claim is about
+(:class:`studies.stats.Comparison`), the direction it asserts and the arms it uses.
+:func:`all_of` joins the evidence of a claim with several conditions. They select rows of the
+frames (:func:`usable_rows`, :func:`paired_samples`); the verdict comes from the study's
+sequential design (:func:`studies.stats.judge_claims`), which computes every number.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -18,17 +23,18 @@ import numpy as np
 from dlkit.validation import check_choice
 from studies.stats import (
     DIRECTIONS,
-    TESTS,
+    SEQUENTIAL_TESTS,
     ClaimResult,
-    compare_paired,
-    equivalent_paired,
-    interval_verdict,
-    joint_verdict,
-    t_interval,
+    Comparison,
+    Evidence,
+    Judgement,
+    SequentialDesign,
+    judge_claims,
 )
 
 __all__ = [
     "all_of",
+    "judge_study",
     "mean_threshold",
     "paired_columns",
     "paired_comparison",
@@ -38,18 +44,63 @@ __all__ = [
     "usable_rows",
 ]
 
-Evaluator = Callable[[Any, Any], ClaimResult]
+log = logging.getLogger(__name__)
+
+Evaluator = Callable[[Any, Any], Evidence | ClaimResult]
 
 
-def all_of(parts: Sequence[tuple[str, ClaimResult]], statistic: str) -> ClaimResult:
-    """Join sub-results of a claim that has several conditions (:func:`joint_verdict`).
+def judge_study(
+    claims: Sequence[Any],
+    summaries: Any,
+    histories: Any,
+    design: SequentialDesign,
+    *,
+    reached: int,
+) -> list[Judgement]:
+    """Evaluate every claim on the frames and judge them at look ``reached``.
 
-    Numbers are prefixed with the part's name (``"sigmoid.mean"``); the detail lists each
-    part's verdict and detail.
+    The one place a study's verdicts come from: the runner after each look, and the reporter
+    when it checks the logged verdicts against the store. A claim whose evaluator raises (or
+    returns neither Evidence nor a ClaimResult) is inconclusive, with the error in its
+    detail; the others go through :func:`studies.stats.judge_claims` (Holm across them).
     """
-    numbers = {f"{name}.{k}": float(v) for name, r in parts for k, v in r.numbers.items()}
-    detail = "; ".join(f"{name}: {r.verdict} ({r.detail})" for name, r in parts)
-    return ClaimResult(joint_verdict(r.verdict for _, r in parts), statistic, numbers, detail)
+    outcomes: list[Evidence | ClaimResult] = []
+    for claim in claims:
+        try:
+            outcome = claim.evaluate(summaries, histories)
+            if not isinstance(outcome, Evidence | ClaimResult):
+                raise TypeError(
+                    f"evaluate returned {type(outcome).__name__}; expected Evidence "
+                    "(or a ClaimResult)"
+                )
+        except Exception as err:
+            log.warning("claim %r could not be evaluated:\n%s", claim.id, traceback.format_exc())
+            outcome = ClaimResult(
+                "inconclusive",
+                claim.statistic,
+                {},
+                f"could not be evaluated: {type(err).__name__}: {err}",
+            )
+        outcomes.append(outcome)
+    statistics = [c.statistic for c in claims]
+    return judge_claims(outcomes, design, reached=reached, statistics=statistics)
+
+
+def all_of(parts: Sequence[tuple[str, Evidence]]) -> Evidence:
+    """Join the evidence of a claim that has several conditions: supported when every
+    condition is (an intersection-union test, each at the claim's level).
+
+    Comparisons are renamed by their part (``"sigmoid"``, or ``"sigmoid.<name>"`` for a part
+    of several); numbers are prefixed the same way.
+    """
+    comparisons, numbers, details = [], {}, []
+    for name, evidence in parts:
+        for c in evidence.comparisons:
+            comparisons.append(replace(c, name=f"{name}.{c.name}" if c.name else name))
+        numbers.update({f"{name}.{k}": float(v) for k, v in evidence.numbers.items()})
+        if evidence.detail:
+            details.append(f"{name}: {evidence.detail}")
+    return Evidence(comparisons, numbers=numbers, detail=" ".join(details))
 
 
 def usable_rows(summaries: Any, *, stage: str | None = None, arm: str | None = None) -> Any:
@@ -108,6 +159,12 @@ def paired_samples(
     return a[keep], b[keep], [s for s, k in zip(seeds, keep, strict=True) if k]
 
 
+def _alternative(better: str) -> str:
+    """The sequential test's alternative for "a beats b" on a metric where ``better`` wins."""
+    check_choice("better", better, DIRECTIONS)
+    return "less" if better == "lower" else "greater"
+
+
 def paired_comparison(
     metric: str,
     arm_a: str,
@@ -115,33 +172,46 @@ def paired_comparison(
     *,
     better: str,
     stage: str | None = None,
-    test: str = "wilcoxon",
-    alpha: float = 0.05,
+    test: str = "t",
     censor: float | str | None = None,
 ) -> Evaluator:
     """Evaluator of "arm ``arm_a`` beats ``arm_b`` on ``metric``" (paired across seeds).
 
     Parameters
     ----------
+    metric : str
+        A summary column.
+    arm_a, arm_b : str
+    better : {"lower", "higher"}
+        Which direction of ``metric`` is better.
+    stage : str, optional
+    test : {"t", "permutation"}
+        Paired t-test (default), or the sign-flip permutation test for differences far from
+        normal (a censored count such as epochs-to-target).
     censor : float or str, optional
         Value for ``+inf`` entries, or the name of a config column (e.g.
         ``"config.train.epochs"``) whose value plus one is used.
-    """
-    check_choice("better", better, DIRECTIONS)
-    check_choice("test", test, TESTS)
 
-    def evaluate(summaries: Any, histories: Any) -> ClaimResult:
+    Returns
+    -------
+    callable
+        ``evaluate(summaries, histories) -> Evidence`` of one comparison, ``a - b`` per seed.
+    """
+    alternative = _alternative(better)
+    check_choice("test", test, SEQUENTIAL_TESTS)
+
+    def evaluate(summaries: Any, histories: Any) -> Evidence:
         cut = _censor_value(summaries, censor)
-        a, b, _ = paired_samples(summaries, metric, arm_a, arm_b, stage=stage, censor=cut)
-        result = compare_paired(
-            a,
-            b,
-            better=better,
-            alpha=alpha,
-            test=test,
-            names=(f"{arm_a} {metric}", f"{arm_b} {metric}"),
+        a, b, seeds = paired_samples(summaries, metric, arm_a, arm_b, stage=stage, censor=cut)
+        comparison = Comparison(
+            a - b,
+            seeds,
+            alternative,
+            test,
+            label=f"{arm_a} - {arm_b} {metric}",
+            arms=(arm_a, arm_b),
         )
-        return _note_censor(result, cut)
+        return _censored(Evidence([comparison], numbers=_means(a, b)), cut)
 
     return evaluate
 
@@ -153,30 +223,42 @@ def paired_columns(
     better: str,
     arm: str | None = None,
     stage: str | None = None,
-    test: str = "wilcoxon",
-    alpha: float = 0.05,
+    test: str = "t",
     censor: float | None = None,
 ) -> Evaluator:
     """Evaluator of "column ``col_a`` beats ``col_b``", pairing the two within each trial.
 
     For trials that measure several variants at once (e.g. every optimizer's escape time from
-    a saddle, per seed).
+    a saddle, per seed). The rows (of ``arm`` and ``stage`` when given) must have one trial
+    per seed.
     """
-    check_choice("better", better, DIRECTIONS)
+    alternative = _alternative(better)
+    check_choice("test", test, SEQUENTIAL_TESTS)
 
-    def evaluate(summaries: Any, histories: Any) -> ClaimResult:
+    def evaluate(summaries: Any, histories: Any) -> Evidence:
         for col in (col_a, col_b):
             if col not in summaries.columns:
                 raise ValueError(f"no summary column {col!r}; valid: {sorted(summaries.columns)}")
-        rows = usable_rows(summaries, stage=stage, arm=arm)
+        rows = usable_rows(summaries, stage=stage, arm=arm).sort_values("seed")
+        seeds = rows["seed"].astype(int).to_numpy()
+        if len(set(seeds.tolist())) != seeds.size:
+            raise ValueError(
+                f"paired_columns({col_a!r}, {col_b!r}) needs one trial per seed; give arm= "
+                f"(arms: {sorted(set(rows['arm']))})"
+            )
         a, b = rows[col_a].to_numpy(float), rows[col_b].to_numpy(float)
         if censor is not None:
             a, b = np.where(np.isposinf(a), censor, a), np.where(np.isposinf(b), censor, b)
         keep = np.isfinite(a) & np.isfinite(b)
-        result = compare_paired(
-            a[keep], b[keep], better=better, alpha=alpha, test=test, names=(col_a, col_b)
+        comparison = Comparison(
+            a[keep] - b[keep],
+            seeds[keep],
+            alternative,
+            test,
+            label=f"{col_a} - {col_b}",
+            arms=tuple(dict.fromkeys(rows["arm"])),
         )
-        return _note_censor(result, censor)
+        return _censored(Evidence([comparison], numbers=_means(a[keep], b[keep])), censor)
 
     return evaluate
 
@@ -188,16 +270,24 @@ def paired_equivalence(
     *,
     margin: float,
     stage: str | None = None,
-    alpha: float = 0.05,
+    test: str = "t",
 ) -> Evaluator:
     """Evaluator of "arms ``arm_a`` and ``arm_b`` differ by less than ``margin`` on
-    ``metric``" (paired TOST across seeds)."""
+    ``metric``" (sequential paired TOST across seeds)."""
+    check_choice("test", test, SEQUENTIAL_TESTS)
 
-    def evaluate(summaries: Any, histories: Any) -> ClaimResult:
-        a, b, _ = paired_samples(summaries, metric, arm_a, arm_b, stage=stage)
-        return equivalent_paired(
-            a, b, margin=margin, alpha=alpha, names=(f"{arm_a} {metric}", f"{arm_b} {metric}")
+    def evaluate(summaries: Any, histories: Any) -> Evidence:
+        a, b, seeds = paired_samples(summaries, metric, arm_a, arm_b, stage=stage)
+        comparison = Comparison(
+            a - b,
+            seeds,
+            "equivalence",
+            test,
+            margin=margin,
+            label=f"{arm_a} - {arm_b} {metric}",
+            arms=(arm_a, arm_b),
         )
+        return Evidence([comparison], numbers={**_means(a, b), "margin": float(margin)})
 
     return evaluate
 
@@ -209,42 +299,37 @@ def mean_threshold(
     above: bool,
     arm: str | None = None,
     stage: str | None = None,
-    confidence: float = 0.95,
+    test: str = "t",
 ) -> Evaluator:
     """Evaluator of "the mean of ``metric`` is above (or below) ``threshold``".
 
-    Supported when the whole t-interval is on the claimed side, not supported when it is
-    entirely on the other side, inconclusive when it contains the threshold.
+    A one-sample sequential test of ``metric - threshold`` across seeds; the rows (of ``arm``
+    and ``stage`` when given) must have one trial per seed.
     """
+    check_choice("test", test, SEQUENTIAL_TESTS)
 
-    def evaluate(summaries: Any, histories: Any) -> ClaimResult:
+    def evaluate(summaries: Any, histories: Any) -> Evidence:
         if metric not in summaries.columns:
             raise ValueError(f"no summary column {metric!r}; valid: {sorted(summaries.columns)}")
-        rows = usable_rows(summaries, stage=stage, arm=arm)
+        rows = usable_rows(summaries, stage=stage, arm=arm).sort_values("seed")
+        seeds = rows["seed"].astype(int).to_numpy()
+        if len(set(seeds.tolist())) != seeds.size:
+            raise ValueError(
+                f"mean_threshold({metric!r}) needs one trial per seed; give arm= "
+                f"(arms: {sorted(set(rows['arm']))})"
+            )
         x = rows[metric].to_numpy(float)
-        x = x[np.isfinite(x)]
-        mean, lo, hi = t_interval(x, confidence)
-        side = "above" if above else "below"
-        statistic = (
-            f"mean over {x.size} seeds with {confidence:.0%} t-interval, {side} {threshold:g}"
+        keep = np.isfinite(x)
+        comparison = Comparison(
+            x[keep] - threshold,
+            seeds[keep],
+            "greater" if above else "less",
+            test,
+            reference=float(threshold),
+            label=f"{arm + ' ' if arm else ''}{metric}",
+            arms=tuple(dict.fromkeys(rows["arm"])),
         )
-        numbers = {
-            "n": float(x.size),
-            "mean": mean,
-            "ci_lo": lo,
-            "ci_hi": hi,
-            "threshold": float(threshold),
-        }
-        if x.size < 2:
-            return ClaimResult("inconclusive", statistic, numbers, "fewer than 2 usable seeds")
-        verdict = interval_verdict(lo, hi, threshold, side=side)
-        ci = f"[{lo:.3g}, {hi:.3g}]"
-        detail = {
-            "supported": f"interval {ci} is {side} {threshold:g}",
-            "not supported": f"interval {ci} is on the other side of {threshold:g}",
-            "inconclusive": f"interval {ci} contains {threshold:g}",
-        }[verdict]
-        return ClaimResult(verdict, statistic, numbers, detail)
+        return Evidence([comparison], numbers={"threshold": float(threshold)})
 
     return evaluate
 
@@ -259,46 +344,49 @@ def _censor_value(summaries: Any, censor: float | str | None) -> float | None:
     return float(summaries[censor].astype(float).max()) + 1.0
 
 
-def _note_censor(result: ClaimResult, cut: float | None) -> ClaimResult:
+def _censored(evidence: Evidence, cut: float | None) -> Evidence:
     if cut is None:
-        return result
-    numbers = {**result.numbers, "censored_at": float(cut)}
-    detail = f"{result.detail}; a target never reached counts as {cut:g}"
-    return ClaimResult(result.verdict, result.statistic, numbers, detail)
+        return evidence
+    return Evidence(
+        evidence.comparisons,
+        numbers={**evidence.numbers, "censored_at": float(cut)},
+        detail=f"A target never reached counts as {cut:g}.",
+    )
+
+
+def _means(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
+    return {
+        "mean_a": float(a.mean()) if a.size else math.nan,
+        "mean_b": float(b.mean()) if b.size else math.nan,
+    }
 
 
 def paired_gap(
-    metric: str, arm_a: str, arm_b: str, *, threshold: float, confidence: float = 0.95
-) -> Callable[[Any, Any], ClaimResult]:
+    metric: str,
+    arm_a: str,
+    arm_b: str,
+    *,
+    threshold: float,
+    stage: str | None = None,
+    test: str = "t",
+) -> Evaluator:
     """Evaluator of "``metric`` of ``arm_a`` exceeds ``arm_b``'s by more than ``threshold``".
 
-    Pairs the two arms by seed; supported when the t-interval of the mean paired difference
-    ``a - b`` lies above ``threshold``, not supported when it lies below, inconclusive when
-    it contains it (or fewer than 2 pairs are usable).
+    A sequential test of the paired difference ``a - b`` minus ``threshold`` against 0.
     """
+    check_choice("test", test, SEQUENTIAL_TESTS)
 
-    def evaluate(summaries: Any, histories: Any) -> ClaimResult:
-        a, b, _ = paired_samples(summaries, metric, arm_a, arm_b)
-        diff = a - b
-        mean, lo, hi = t_interval(diff, confidence)
-        statistic = (
-            f"paired difference {arm_a} - {arm_b} of {metric} across {diff.size} seeds, "
-            f"mean with {confidence:.0%} t-interval, above {threshold:g}"
+    def evaluate(summaries: Any, histories: Any) -> Evidence:
+        a, b, seeds = paired_samples(summaries, metric, arm_a, arm_b, stage=stage)
+        comparison = Comparison(
+            a - b - threshold,
+            seeds,
+            "greater",
+            test,
+            reference=float(threshold),
+            label=f"{arm_a} - {arm_b} {metric}",
+            arms=(arm_a, arm_b),
         )
-        numbers = {
-            "n": float(diff.size),
-            "mean_a": float(a.mean()) if a.size else math.nan,
-            "mean_b": float(b.mean()) if b.size else math.nan,
-            "mean_diff": mean,
-            "ci_lo": lo,
-            "ci_hi": hi,
-            "threshold": float(threshold),
-        }
-        if diff.size < 2:
-            return ClaimResult("inconclusive", statistic, numbers, "fewer than 2 usable pairs")
-        ci = f"[{lo:.3g}, {hi:.3g}]"
-        verdict = interval_verdict(lo, hi, threshold, side="above")
-        relation = {"supported": ">", "not supported": "<", "inconclusive": "contains"}[verdict]
-        return ClaimResult(verdict, statistic, numbers, f"difference {ci} {relation} {threshold:g}")
+        return Evidence([comparison], numbers={**_means(a, b), "threshold": float(threshold)})
 
     return evaluate

@@ -4,13 +4,17 @@ One invocation of :func:`run_study`:
 
 1. opens the study's runs through a :class:`~studies.store.writer.StudyWriter` (experiment,
    orphaned runs marked KILLED, a *summary* run for this invocation);
-2. for each stage: resolves its arms (a stage may choose them from earlier results), builds
-   every (arm, seed) trial with its ``config_hash``, reuses each trial whose hash has a
-   FINISHED run (unless ``force``), executes the others and has each result logged the moment
-   it arrives as a child run nested under its arm's parent run; when an arm's last trial is
-   in, the parent gets the seed aggregates;
-3. evaluates the claims on the trials' frames and has them written to the summary run and the
-   experiment's description, with the study's definition and the timing.
+2. look 1: for each stage, resolves its arms (a stage may choose them from earlier results),
+   builds every (arm, seed) trial of the design's first look (a ``fixed_seeds`` stage: its
+   own seeds) with its ``config_hash``, reuses each trial whose hash has a FINISHED run
+   (unless ``force``), executes the others and has each logged the moment it arrives as a
+   child run nested under its arm's parent run;
+3. judges the claims (:func:`studies.engine.claims.judge_study`: the study's sequential
+   design, Holm across its claims); while a claim is undecided and a look is left, runs the
+   next look's seeds for exactly the arms the undecided claims compare, and judges again;
+4. gives every parent its seed aggregates over all the seeds it ran, and writes the claims
+   (with the seeds and look of each verdict) to the summary run and the experiment's
+   description, with the study's definition, the design and the timing of each look.
 
 The MLflow layout itself (tags, parent-run reuse, aggregates) lives in :mod:`studies.store`;
 this module only orchestrates. Child runs are created only when their result is in hand, so an
@@ -30,7 +34,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-import traceback
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +43,7 @@ from typing import Any
 from threadpoolctl import threadpool_limits
 
 from studies.engine.aggregates import aggregate_metrics
+from studies.engine.claims import judge_study
 from studies.engine.code_version import code_version
 from studies.engine.config import config_hash
 from studies.engine.executors import LocalExecutor, Outcome, Task, make_executor
@@ -54,6 +58,7 @@ from studies.engine.spec import (
     TrialResult,
     TrialSpec,
 )
+from studies.stats import Judgement, SequentialDesign
 from studies.store.schema import canonical_json
 from studies.store.writer import StudyWriter, Tracker
 
@@ -120,6 +125,7 @@ def run_study(
     *,
     quick: bool = False,
     n_seeds: int | None = None,
+    max_seeds: int | None = None,
     jobs: int | None = None,
     force: bool = False,
     executor: str = "local",
@@ -136,7 +142,11 @@ def run_study(
     quick : bool
         Use the study's ``--quick`` overrides (fewer epochs and seeds), same code path.
     n_seeds : int, optional
-        Seeds per arm (stages with ``fixed_seeds`` keep theirs).
+        Run exactly this many seeds per arm and judge the claims once on them (a one-look
+        design); stages with ``fixed_seeds`` keep theirs. Default: the study's sequential
+        design, which adds seeds look by look to the arms of undecided claims.
+    max_seeds : int, optional
+        Cap the design's looks at this many seeds (the last look becomes ``max_seeds``).
     jobs : int, optional
         Worker processes; 1 runs in-process; default: the number of cores.
     force : bool
@@ -160,15 +170,20 @@ def run_study(
     Raises
     ------
     ValueError
-        For ``n_seeds < 1``, before anything is opened or run.
+        For ``n_seeds < 1`` or ``max_seeds < 2``, before anything is opened or run.
     KeyboardInterrupt
         Re-raised after the open runs are marked KILLED; rerunning resumes.
     studies.store.writer.StudyBusyError
         When the same study is already running against the same store.
     """
     wall_start = time.perf_counter()
-    # --seeds resolved once, per stage: the seeds each stage runs and study.json records.
-    seeds = {s.name: study.stage_seeds(s, quick=quick, n_seeds=n_seeds) for s in study.stages}
+    # The design and each stage's first seeds, resolved once (bad values fail before anything
+    # opens or runs).
+    design = study.sequential_design(quick=quick, n_seeds=n_seeds, max_seeds=max_seeds)
+    seeds = {
+        s.name: study.stage_seeds(s, quick=quick, n_seeds=n_seeds, design=design)
+        for s in study.stages
+    }
     runner = make_executor(executor, jobs, scheduler)
     warm_up = getattr(runner, "warm_up", None)
     if warm_up is not None:
@@ -181,15 +196,36 @@ def run_study(
         tracker, study.name, question=study.question, code=code, quick=quick, command=command
     )
     with tracker.study_lock(study.name):
-        inv = _Invocation(study, writer, seeds, quick=quick, progress_bar=progress_bar)
+        inv = _Invocation(study, writer, quick=quick, progress_bar=progress_bar)
         try:
             writer.open(reuse=not force)
             for stage in study.stages:
-                stage_start = time.perf_counter()
-                inv.run_stage(stage, runner)
-                inv.stage_seconds[stage.name] = time.perf_counter() - stage_start
-            claims = inv.judge()
-            timing = inv.close(wall_start, claims, jobs=runner.jobs)
+                inv.run_trials(stage, runner, seeds[stage.name])
+            reached = 1
+            judgements = inv.judge(design, reached)
+            inv.note_look(reached, design, judgements, study.stages)
+            while reached < len(design.looks):
+                need = inv.arms_needed(judgements)
+                if not need:
+                    break
+                reached += 1
+                block = range(design.looks[reached - 2], design.looks[reached - 1])
+                for stage in study.stages:
+                    arms = [a for a in inv.stage_arms[stage.name] if a in need]
+                    if arms and not stage.fixed_seeds:
+                        inv.run_trials(stage, runner, block, arms=arms, label=f" look {reached}")
+                judgements = inv.judge(design, reached)
+                inv.note_look(reached, design, judgements, study.stages)
+            inv.finish_parents()
+            claims = [(c, j.result) for c, j in zip(study.claims, judgements, strict=True)]
+            design_json = {
+                "looks": list(design.looks),
+                "alpha": design.alpha,
+                "spending": design.spending,
+                "reached": reached,
+                "mode": "sequential" if quick is False and n_seeds is None else "fixed",
+            }
+            timing = inv.close(wall_start, claims, jobs=runner.jobs, design=design_json)
         except KeyboardInterrupt:
             writer.abort("KILLED")
             raise
@@ -243,98 +279,92 @@ def trial_set_hash(run_ids: Sequence[str]) -> str:
 class _Invocation:
     """State of one ``run_study`` call (kept out of the public API).
 
-    ``stage_seeds`` maps each stage to the seeds it runs (``--seeds`` resolved once).
+    Trials are run stage by stage for the first look, then look by look for the arms of
+    undecided claims (:meth:`run_trials` may be called several times per stage). A parent run
+    is opened the first time one of its trials is logged and finished at the end
+    (:meth:`finish_parents`), so its aggregates cover every seed the invocation ran.
     """
 
     def __init__(
         self,
         study: Study,
         writer: StudyWriter,
-        stage_seeds: dict[str, list[int]],
         *,
         quick: bool,
         progress_bar: bool | None,
     ):
         self.study = study
         self.writer = writer
-        self.stage_seeds = stage_seeds
         self.quick = quick
         self.progress_bar = progress_bar
         self.records: list[TrialRecord] = []
         self.stage_arms: dict[str, dict[str, Arm]] = {}
-        self.stage_seconds: dict[str, float] = {}
+        self.stage_seconds: dict[str, float] = defaultdict(float)
         self.compute_seconds = 0.0
+        self.looks_run: list[dict[str, Any]] = []
+        # Per parent group (stage, arm or stage name): its trial specs and records, and the
+        # run id once this invocation opened it.
+        self.group_specs: dict[tuple[str, str], list[TrialSpec]] = defaultdict(list)
+        self.group_records: dict[tuple[str, str], list[TrialRecord]] = defaultdict(list)
+        self.parent_ids: dict[tuple[str, str], str] = {}
+        self.stage_of: dict[str, Stage] = {s.name: s for s in study.stages}
 
-    # -- one stage --------------------------------------------------------------------------
-    def run_stage(self, stage: Stage, runner: LocalExecutor) -> None:
+    def arms_of(self, stage: Stage) -> dict[str, Arm]:
+        """The stage's arms, resolved on first use (a factory sees the trials run so far)."""
+        if stage.name not in self.stage_arms:
+            arms = self.study.stage_arms(stage, summaries_frame(self.records), quick=self.quick)
+            for earlier, earlier_arms in self.stage_arms.items():
+                clash = sorted(set(arms) & set(earlier_arms))
+                if clash:
+                    raise ValueError(
+                        f"stage {stage.name!r} reuses arm name(s) {clash} of stage {earlier!r}; "
+                        "arm names must be unique within a study"
+                    )
+            self.stage_arms[stage.name] = arms
+        return self.stage_arms[stage.name]
+
+    def seeds_of(self, stage: str) -> list[int]:
+        """Every seed run in ``stage`` so far (by any arm), sorted."""
+        return sorted({r.spec.seed for r in self.records if r.spec.stage == stage})
+
+    @staticmethod
+    def _group(stage: Stage, spec: TrialSpec) -> tuple[str, str]:
+        return (stage.name, spec.arm if stage.nest == "arm" else stage.name)
+
+    # -- trials -----------------------------------------------------------------------------
+    def run_trials(
+        self,
+        stage: Stage,
+        runner: LocalExecutor,
+        seeds: Sequence[int],
+        *,
+        arms: Sequence[str] | None = None,
+        label: str = "",
+    ) -> None:
+        """Run (or reuse) the trials of ``arms`` (default: all) of ``stage`` at ``seeds``."""
+        start = time.perf_counter()
         study, writer = self.study, self.writer
-        arms = study.stage_arms(stage, summaries_frame(self.records), quick=self.quick)
-        for earlier, earlier_arms in self.stage_arms.items():
-            clash = sorted(set(arms) & set(earlier_arms))
-            if clash:
-                raise ValueError(
-                    f"stage {stage.name!r} reuses arm name(s) {clash} of stage {earlier!r}; "
-                    "arm names must be unique within a study"
-                )
-        self.stage_arms[stage.name] = arms
-        specs = study.trial_specs(
-            stage, arms, self.stage_seeds[stage.name], quick=self.quick, code=writer.code
-        )
+        all_arms = self.arms_of(stage)
+        chosen = {name: all_arms[name] for name in (arms or all_arms)}
+        specs = study.trial_specs(stage, chosen, seeds, quick=self.quick, code=writer.code)
         trial_fn = study.stage_trial(stage)
-
-        # Parent runs: one per arm, or one for the whole stage (a one-seed sweep).
-        def group_of(spec: TrialSpec) -> str:
-            return spec.arm if stage.nest == "arm" else stage.name
-
-        groups: dict[str, list[TrialSpec]] = defaultdict(list)
         for spec in specs:
-            groups[group_of(spec)].append(spec)
+            self.group_specs[self._group(stage, spec)].append(spec)
         stored = writer.finished_results([s.config_hash for s in specs])
         pending = [s for s in specs if s.config_hash not in stored]
-        pending_groups = {group_of(s) for s in pending}
-
-        records: dict[str, list[TrialRecord]] = defaultdict(list)
         for spec in specs:
             if spec.config_hash in stored:
                 run_id, fields = stored[spec.config_hash]
-                record = TrialRecord(spec, TrialResult(**fields), run_id, reused=True)
-                records[group_of(spec)].append(record)
-
-        parent_ids = {
-            name: writer.parent_for(
-                parent_hash(study.name, group_specs, writer.code),
-                name,
-                stage=stage.name,
-                arm=arms[name] if stage.nest == "arm" else None,
-                n_arms=len({s.arm for s in group_specs}),
-                reused_set=trial_set_hash([r.run_id for r in records[name]]),
-                has_pending=name in pending_groups,
-            )
-            for name, group_specs in groups.items()
-        }
-
-        def finish(name: str) -> None:
-            results = [r.result for r in records[name]]
-            writer.finish_parent(
-                parent_ids[name],
-                results,
-                trial_set=trial_set_hash([r.run_id for r in records[name]]),
-                aggregates=aggregate_metrics(results) if stage.nest == "arm" else (),
-            )
-
-        for name in groups:
-            if name not in pending_groups:
-                finish(name)
+                self._add(stage, TrialRecord(spec, TrialResult(**fields), run_id, reused=True))
 
         progress = Progress(
-            f"{study.name}/{stage.name}",
+            f"{study.name}/{stage.name}{label}",
             len(specs),
             len(specs) - len(pending),
             bar=self.progress_bar,
         )
-        left = {name: sum(group_of(s) == name for s in pending) for name in groups}
         tasks = [Task(i, trial_fn, spec.config) for i, spec in enumerate(pending)]
-        outcomes = runner.run(tasks)
+        outcomes = runner.run(tasks) if tasks else iter(())
         blas = contextlib.ExitStack()
         if _in_process(runner):
             # Trials run in this process as the loop below pulls them: one BLAS thread, as in
@@ -344,22 +374,66 @@ class _Invocation:
         try:
             for outcome in outcomes:
                 spec = pending[outcome.index]
-                group = group_of(spec)
-                record = self._log_trial(spec, outcome, parent_ids[group])
-                records[group].append(record)
+                parent_id = self._open_parent(stage, self._group(stage, spec))
+                record = self._log_trial(spec, outcome, parent_id)
+                self._add(stage, record)
                 progress.update(spec.run_name, record.result.status, outcome.seconds)
-                left[group] -= 1
-                if left[group] == 0:
-                    finish(group)
         finally:
             close = getattr(outcomes, "close", None)
             if close is not None:
                 close()
             blas.close()
             progress.close()
-        order = {spec.key: i for i, spec in enumerate(specs)}
-        done = [r for recs in records.values() for r in recs]
-        self.records.extend(sorted(done, key=lambda r: order[r.spec.key]))
+        self.stage_seconds[stage.name] += time.perf_counter() - start
+
+    def _add(self, stage: Stage, record: TrialRecord) -> None:
+        self.records.append(record)
+        self.group_records[self._group(stage, record.spec)].append(record)
+
+    def _open_parent(self, stage: Stage, group: tuple[str, str]) -> str:
+        """The parent run new trials of ``group`` are logged under (opened on first use)."""
+        if group not in self.parent_ids:
+            self.parent_ids[group] = self._parent_for(stage, group, has_pending=True)
+        return self.parent_ids[group]
+
+    def _parent_for(self, stage: Stage, group: tuple[str, str], *, has_pending: bool) -> str:
+        specs = self.group_specs[group]
+        name = group[1]
+        return self.writer.parent_for(
+            parent_hash(self.study.name, specs, self.writer.code),
+            name,
+            stage=stage.name,
+            arm=self.stage_arms[stage.name][name] if stage.nest == "arm" else None,
+            n_arms=len({s.arm for s in specs}),
+            reused_set=trial_set_hash([r.run_id for r in self.group_records[group]]),
+            has_pending=has_pending,
+        )
+
+    def finish_parents(self) -> None:
+        """Aggregates and counts on every parent: those opened here, and stored ones whose
+        trial set is checked (a stored parent over the same trials is reused untouched)."""
+        for group, records in self.group_records.items():
+            stage = self.stage_of[group[0]]
+            parent_id = self.parent_ids.get(group)
+            if parent_id is None:
+                parent_id = self._parent_for(stage, group, has_pending=False)
+            records.sort(key=lambda r: r.spec.seed)
+            results = [r.result for r in records]
+            self.writer.finish_parent(
+                parent_id,
+                results,
+                trial_set=trial_set_hash([r.run_id for r in records]),
+                aggregates=aggregate_metrics(results) if stage.nest == "arm" else (),
+            )
+
+    def ordered_records(self) -> list[TrialRecord]:
+        """Records by stage, arm (in declaration order) and seed."""
+        stages = {s.name: i for i, s in enumerate(self.study.stages)}
+        arms = {a: i for arms in self.stage_arms.values() for i, a in enumerate(arms)}
+        return sorted(
+            self.records,
+            key=lambda r: (stages[r.spec.stage], arms.get(r.spec.arm, 0), r.spec.seed),
+        )
 
     def _log_trial(self, spec: TrialSpec, outcome: Outcome, parent_id: str) -> TrialRecord:
         self.compute_seconds += outcome.seconds
@@ -373,35 +447,78 @@ class _Invocation:
         )
         return TrialRecord(spec, result, run_id, reused=False, seconds=outcome.seconds)
 
-    # -- the end ----------------------------------------------------------------------------
-    def judge(self) -> list[tuple[Claim, ClaimResult]]:
+    # -- the claims -------------------------------------------------------------------------
+    def arms_needed(self, judgements: Sequence[Judgement]) -> set[str]:
+        """Arms whose next seeds an undecided claim needs (a claim that names no arms needs
+        every arm of the stages the design adds seeds to)."""
+        need: set[str] = set()
+        every = {
+            arm
+            for stage in self.study.stages
+            if not stage.fixed_seeds
+            for arm in self.stage_arms.get(stage.name, {})
+        }
+        for j in judgements:
+            if j.status == "continue":
+                need.update(j.arms or every)
+        return need
+
+    def note_look(
+        self,
+        look: int,
+        design: SequentialDesign,
+        judgements: Sequence[Judgement],
+        stages: Sequence[Stage],
+    ) -> None:
+        """Record what a look ran and decided (``timing.json``'s ``looks``)."""
+        statuses = {c.id: j.status for c, j in zip(self.study.claims, judgements, strict=True)}
+        self.looks_run.append(
+            {
+                "look": look,
+                "seeds": design.looks[look - 1],
+                "trials": len(self.records),
+                "compute_seconds": self.compute_seconds,
+                "claims": statuses,
+            }
+        )
+        undecided = [cid for cid, status in statuses.items() if status == "continue"]
+        if undecided and look < len(design.looks):
+            log.info(
+                "%s look %d (%d seeds): %d claim(s) undecided: %s",
+                self.study.name,
+                look,
+                design.looks[look - 1],
+                len(undecided),
+                ", ".join(undecided),
+            )
+
+    def judge(self, design: SequentialDesign, reached: int) -> list[Judgement]:
+        """Every claim at look ``reached`` (Holm across the claims; see ``judge_study``)."""
         summaries = summaries_frame(self.records)
         histories = histories_frame(self.records)
-        results = []
-        for claim in self.study.claims:
-            try:
-                result = claim.evaluate(summaries, histories)
-            except Exception as err:
-                log.warning(
-                    "claim %r could not be evaluated:\n%s", claim.id, traceback.format_exc()
-                )
-                result = ClaimResult(
-                    "inconclusive",
-                    claim.statistic,
-                    {},
-                    f"could not be evaluated: {type(err).__name__}: {err}",
-                )
-            results.append((claim, result))
-        return results
+        return judge_study(self.study.claims, summaries, histories, design, reached=reached)
 
     def close(
-        self, wall_start: float, claims: list[tuple[Claim, ClaimResult]], *, jobs: int
+        self,
+        wall_start: float,
+        claims: list[tuple[Claim, ClaimResult]],
+        *,
+        jobs: int,
+        design: dict[str, Any],
     ) -> dict:
         """Write the summary run (claims, study, trials, timing) and return the timing."""
         writer = self.writer
+        self.records = self.ordered_records()
+        stage_seeds = {name: self.seeds_of(name) for name in self.stage_arms}
         study_json = self.study.to_json(
-            quick=self.quick, stage_arms=self.stage_arms, stage_seeds=self.stage_seeds
+            quick=self.quick, stage_arms=self.stage_arms, stage_seeds=stage_seeds
         )
+        study_json["design"] = design
+        study_json["arm_seeds"] = {
+            arm: sorted(r.spec.seed for r in self.records if r.spec.arm == arm)
+            for arms in self.stage_arms.values()
+            for arm in arms
+        }
         study_json["code"] = dict(writer.code)
         study_json["packages"] = package_versions()
         study_json["command"] = writer.command
@@ -416,6 +533,7 @@ class _Invocation:
             **tracking,
             "compute_seconds": self.compute_seconds,
             "stage_seconds": dict(self.stage_seconds),
+            "looks": self.looks_run,
             "jobs": jobs,
             "n_trials": len(self.records),
             "n_run": n_run,

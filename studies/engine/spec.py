@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from dlkit.validation import check_choice
 from studies.engine.config import config_hash, deep_merge, jsonable, seed_list
-from studies.stats import DIRECTIONS, VERDICTS, ClaimResult
+from studies.stats import DIRECTIONS, VERDICTS, ClaimResult, Evidence, SequentialDesign
 from studies.store.schema import canonical_json
 
 if TYPE_CHECKING:
@@ -202,14 +202,17 @@ class Claim:
     statistic : str
         How it is judged (shown in the report next to the verdict).
     evaluate : callable
-        ``evaluate(summaries, histories) -> ClaimResult``, a pure function of the frames
-        described in this module's docstring (see :mod:`studies.engine.claims` for the helpers).
+        ``evaluate(summaries, histories) -> Evidence``, a pure function of the frames
+        described in this module's docstring (see :mod:`studies.engine.claims` for the
+        helpers): the per-seed comparisons the study's sequential design judges. An evaluator
+        may instead return a finished ``ClaimResult`` (a fixed-sample verdict of its own),
+        which is taken as it is, outside the Holm family, with no seeds added for it.
     """
 
     id: str
     text: str
     statistic: str
-    evaluate: Callable[[pd.DataFrame, pd.DataFrame], ClaimResult]
+    evaluate: Callable[[pd.DataFrame, pd.DataFrame], Evidence | ClaimResult]
 
 
 ArmsSpec = Mapping[str, Arm | Mapping[str, Any]] | Sequence[tuple[str, Arm | Mapping]]
@@ -227,9 +230,12 @@ class Stage:
         ``{name: Arm or overrides dict}``, or ``arms(previous) -> mapping`` where
         ``previous`` is the summaries frame of the earlier stages' trials.
     seeds : int or sequence of int
-        ``n`` means seeds ``0 .. n-1``.
+        Seeds of a ``fixed_seeds`` stage (``n`` means ``0 .. n-1``). Any other stage runs the
+        study's sequential design: ``design.looks[0]`` seeds first, then the next look's seeds
+        for the arms of claims still undecided (``--seeds N`` instead runs exactly ``N``).
     fixed_seeds : bool
-        If True, ``--seeds`` does not change this stage (e.g. a one-seed tuning sweep).
+        If True, the stage runs exactly ``seeds``, whatever the design or ``--seeds`` say
+        (a one-seed tuning sweep, the folds of a cross-validation).
     quick_arms : mapping or callable, optional
         Arms used with ``--quick`` (default: ``arms``).
     quick_seeds : int or sequence of int, optional
@@ -305,7 +311,8 @@ class Study:
     arms : mapping, optional
         ``{name: Arm or overrides dict}`` for a one-stage study (give ``arms`` or ``stages``).
     seeds : int or sequence of int
-        Seeds per arm for a one-stage study.
+        Unused by a one-stage study, which runs its ``design``; kept for the stage-less form
+        ``Study(arms=..., seeds=...)``, whose stage is sequential.
     trial : callable
         ``trial(config) -> TrialResult``; must be a module-level function (it is pickled to
         worker processes). Optional only when every stage brings its own.
@@ -321,6 +328,9 @@ class Study:
         A paragraph of background for the report.
     data : str
         What data the trials use, for the report's setup section.
+    design : SequentialDesign
+        Looks (seed counts), alpha and spending rule of the claims' sequential design
+        (default: looks 5, 10, 15, 20; alpha 0.05 per direction; O'Brien-Fleming-type).
     metrics : dict of str to {"higher", "lower", None}
         For every summary metric the trials report, which direction is better (None: neither,
         e.g. a signed bias or a wall time). The report marks the best arm by it and never
@@ -342,6 +352,7 @@ class Study:
     description: str = ""
     data: str = ""
     metrics: Mapping[str, str | None] = field(default_factory=dict)
+    design: SequentialDesign = SequentialDesign()
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
@@ -411,8 +422,52 @@ class Study:
         self.check_arms(stage, arms)
         return arms
 
-    def stage_seeds(self, stage: Stage, *, quick: bool, n_seeds: int | None) -> list[int]:
-        """Seeds of ``stage``: ``--seeds`` wins unless the stage fixes its seeds."""
+    def sequential_design(
+        self, *, quick: bool = False, n_seeds: int | None = None, max_seeds: int | None = None
+    ) -> SequentialDesign:
+        """The design claims are judged by in one invocation.
+
+        The study's ``design``; with ``--max-seeds N`` its looks below ``N`` and a last look
+        at ``N``; with ``--seeds N`` (or ``--quick``, at the stages' quick seeds) one look, a
+        fixed-sample test at the design's alpha.
+        """
+        design = self.design
+        if n_seeds is not None:
+            if n_seeds < 1:
+                raise ValueError(f"--seeds must be >= 1, got {n_seeds}")
+            return replace(design, looks=(max(2, n_seeds),))
+        if quick:
+            counts = [
+                len(self.stage_seeds(s, quick=True, n_seeds=None))
+                for s in self.stages
+                if not s.fixed_seeds
+            ]
+            return replace(design, looks=(max([2, *counts]),))
+        if max_seeds is not None:
+            if max_seeds < 2:
+                raise ValueError(
+                    f"--max-seeds must be >= 2 (a paired test needs two seeds), got {max_seeds}"
+                )
+            if max_seeds < design.looks[-1]:
+                looks = tuple(n for n in design.looks if n < max_seeds) + (max_seeds,)
+                return replace(design, looks=looks)
+        return design
+
+    def stage_seeds(
+        self,
+        stage: Stage,
+        *,
+        quick: bool,
+        n_seeds: int | None,
+        design: SequentialDesign | None = None,
+    ) -> list[int]:
+        """The seeds ``stage`` starts with.
+
+        A ``fixed_seeds`` stage runs its ``seeds`` (``quick_seeds`` with ``--quick``). Any
+        other stage runs ``0 .. n_seeds - 1`` with ``--seeds``, its quick seeds with
+        ``--quick``, and otherwise the first look of ``design`` (more seeds follow, look by
+        look, for the arms of undecided claims).
+        """
         if n_seeds is not None and not stage.fixed_seeds:
             if n_seeds < 1:
                 raise ValueError(f"--seeds must be >= 1, got {n_seeds}")
@@ -421,7 +476,9 @@ class Study:
             if stage.quick_seeds is not None:
                 return seed_list(stage.quick_seeds)
             return seed_list(stage.seeds)[:2]
-        return seed_list(stage.seeds)
+        if stage.fixed_seeds or design is None:
+            return seed_list(stage.seeds)
+        return list(range(design.looks[0]))
 
     def trial_specs(
         self,

@@ -18,6 +18,9 @@ once.
 * Group-sequential designs (:class:`SequentialDesign`, :mod:`studies.stats.sequential`): looks
   at planned seed counts with alpha-spending boundaries, so seeds are added until a claim is
   decided while the error rate of each verdict stays at most ``alpha``.
+* A claim's :class:`Evidence` (per-seed :class:`Comparison` series) judged by the design at
+  the look reached, with Holm's step-down across a study's claims (:func:`judge_claims`,
+  :mod:`studies.stats.judge`).
 * Seeds needed for a given power (:func:`seeds_needed`, :mod:`studies.stats.power`) and Holm's
   step-down across the claims of one study (:func:`holm`, :mod:`studies.stats.multiplicity`).
 
@@ -33,6 +36,13 @@ from studies.stats.intervals import (
     bootstrap_distribution,
     percentile_interval,
     t_interval,
+)
+from studies.stats.judge import (
+    COMPARISON_ALTERNATIVES,
+    Comparison,
+    Evidence,
+    Judgement,
+    judge_claims,
 )
 from studies.stats.multiplicity import holm, holm_adjusted, holm_levels
 from studies.stats.paired import (
@@ -65,6 +75,7 @@ from studies.stats.verdicts import (
 
 __all__ = [
     "BOOTSTRAP_SEED",
+    "COMPARISON_ALTERNATIVES",
     "DECISIONS",
     "DIRECTIONS",
     "SEQUENTIAL_TESTS",
@@ -73,7 +84,10 @@ __all__ = [
     "TESTS",
     "VERDICTS",
     "ClaimResult",
+    "Comparison",
     "Decision",
+    "Evidence",
+    "Judgement",
     "SequentialDesign",
     "band_verdict",
     "bootstrap_ci",
@@ -86,6 +100,7 @@ __all__ = [
     "holm_levels",
     "interval_verdict",
     "joint_verdict",
+    "judge_claims",
     "paired_d",
     "paired_p_value",
     "paired_t_power",

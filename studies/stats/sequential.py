@@ -224,7 +224,8 @@ class Decision:
         1-based index into the design's looks of the look that decided the claim; for
         "continue" and "inconclusive", the look of the differences given.
     n : int
-        Seeds (pairs) used at that look, ``looks[look - 1]``.
+        Seeds (pairs) used at that look: ``looks[look - 1]``, or fewer when some trials gave
+        no usable pair (see ``sizes`` of :meth:`SequentialDesign.decide`).
     statistic : float
         t statistic of the differences at that look, oriented so that positive values favour
         the claim (for an equivalence claim, the smaller of the two TOST t statistics).
@@ -334,6 +335,7 @@ class SequentialDesign:
         alternative: str = "greater",
         test: str = "t",
         *,
+        sizes: Sequence[int] | None = None,
         rng: np.random.Generator | None = None,
     ) -> Decision:
         """Decide a directional claim on the paired differences seen so far.
@@ -350,6 +352,10 @@ class SequentialDesign:
         test : {"t", "permutation"}
             One-sample t-test of the differences, or the sign-flip permutation test
             (:func:`sign_flip_p_value`) where they are not roughly normal.
+        sizes : sequence of int, optional
+            How many of ``differences`` each look so far holds, when some planned seeds gave
+            no usable pair (a failed trial): non-decreasing, one per look reached, the last
+            equal to ``len(differences)``. Default: the looks themselves.
         rng : numpy.random.Generator, optional
             For a Monte Carlo sign-flip test beyond 20 pairs.
 
@@ -359,7 +365,7 @@ class SequentialDesign:
         """
         check_choice("alternative", alternative, ALTERNATIVES)
         check_choice("test", test, SEQUENTIAL_TESTS)
-        x, last = self._check(differences)
+        x, sizes = self._check(differences, sizes)
         sign = 1.0 if alternative == "greater" else -1.0
         opposite = "less" if alternative == "greater" else "greater"
         rng = np.random.default_rng(PERMUTATION_SEED) if rng is None else rng
@@ -375,7 +381,7 @@ class SequentialDesign:
                 sign_flip_p_value(prefix, opposite, rng=rng),
             )
 
-        return self._run(x, last, look_at, test, alternative)
+        return self._run(x, sizes, look_at, test, alternative)
 
     def equivalence(
         self,
@@ -383,6 +389,7 @@ class SequentialDesign:
         margin: float,
         test: str = "t",
         *,
+        sizes: Sequence[int] | None = None,
         rng: np.random.Generator | None = None,
     ) -> Decision:
         """Decide "the mean difference lies within ``±margin``" by sequential TOST.
@@ -400,6 +407,8 @@ class SequentialDesign:
             Positive equivalence margin, in the metric's units.
         test : {"t", "permutation"}
             t-tests of ``d + margin`` and ``d - margin``, or sign-flip tests of them.
+        sizes : sequence of int, optional
+            As for :meth:`decide`.
         rng : numpy.random.Generator, optional
             For a Monte Carlo sign-flip test beyond 20 pairs.
 
@@ -411,7 +420,7 @@ class SequentialDesign:
         if not (math.isfinite(margin) and margin > 0):
             raise ValueError(f"margin must be finite and > 0, got {margin!r}")
         check_choice("test", test, SEQUENTIAL_TESTS)
-        x, last = self._check(differences)
+        x, sizes = self._check(differences, sizes)
         rng = np.random.default_rng(PERMUTATION_SEED) if rng is None else rng
 
         def look_at(prefix: np.ndarray) -> tuple[float, float, float]:
@@ -432,31 +441,53 @@ class SequentialDesign:
                 )
             return min(above, below), p_in, p_out
 
-        return self._run(x, last, look_at, test, "equivalence")
+        return self._run(x, sizes, look_at, test, "equivalence")
 
-    def _check(self, differences: Sequence[float]) -> tuple[np.ndarray, int]:
+    def _check(
+        self, differences: Sequence[float], sizes: Sequence[int] | None
+    ) -> tuple[np.ndarray, tuple[int, ...]]:
         x = np.asarray(differences, dtype=float)
         if x.ndim != 1:
             raise ValueError(f"differences must be 1-D, got shape {x.shape}")
-        if x.size not in self.looks:
-            raise ValueError(f"len(differences) = {x.size} is not one of the looks {self.looks}")
         if not np.all(np.isfinite(x)):
             raise ValueError(f"differences must be finite, got {float(x[~np.isfinite(x)][0])!r}")
-        return x, self.looks.index(x.size)
+        if sizes is None:
+            if x.size not in self.looks:
+                raise ValueError(
+                    f"len(differences) = {x.size} is not one of the looks {self.looks}"
+                )
+            return x, self.looks[: self.looks.index(x.size) + 1]
+        sizes = tuple(int(n) for n in sizes)
+        ok = (
+            0 < len(sizes) <= len(self.looks)
+            and all(0 <= n <= cap for n, cap in zip(sizes, self.looks))
+            and all(b >= a for a, b in zip(sizes, sizes[1:]))
+            and sizes[-1] == x.size
+        )
+        if not ok:
+            raise ValueError(
+                f"sizes must be non-decreasing counts of usable pairs, one per look reached "
+                f"(at most the looks {self.looks}), the last equal to len(differences) = "
+                f"{x.size}; got {sizes}"
+            )
+        return x, sizes
 
     def _run(
         self,
         x: np.ndarray,
-        last: int,
+        sizes: tuple[int, ...],
         look_at: Callable[[np.ndarray], tuple[float, float, float]],
         test: str,
         alternative: str,
     ) -> Decision:
         nominal, t_bounds = self.nominal_alpha, self.t_boundaries
         path: list[float] = []
-        for k in range(last + 1):
-            prefix = x[: self.looks[k]]
-            statistic, p_claim, p_opp = look_at(prefix)
+        for k, size in enumerate(sizes):
+            prefix = x[:size]
+            if size >= 2:
+                statistic, p_claim, p_opp = look_at(prefix)
+            else:  # no test on fewer than 2 pairs: the look cannot decide
+                statistic, p_claim, p_opp = math.nan, 1.0, 1.0
             path.append(statistic)
             if p_claim <= nominal[k]:
                 verdict = "supported"
@@ -466,23 +497,30 @@ class SequentialDesign:
                 verdict = "inconclusive"
             else:
                 verdict = "continue"
-            if verdict != "continue" or k == last:
+            if verdict != "continue":
                 break
-        mean, lo, hi = t_interval(prefix, confidence=1.0 - 2.0 * nominal[k])
-        sd = float(prefix.std(ddof=1))
+        if prefix.size >= 2:
+            mean, lo, hi = t_interval(prefix, confidence=1.0 - 2.0 * nominal[k])
+            d_z = _ratio(mean, float(prefix.std(ddof=1)))
+        else:
+            mean = float(prefix.mean()) if prefix.size else math.nan
+            lo = hi = d_z = math.nan
+        boundary = t_bounds[k]
+        if 2 <= prefix.size != self.looks[k]:
+            boundary = float(stats.t.isf(nominal[k], prefix.size - 1))
         return Decision(
             verdict=verdict,
             look=k + 1,
             n=int(prefix.size),
             statistic=statistic,
-            boundary=t_bounds[k],
+            boundary=boundary,
             p_value=p_claim,
             p_opposite=p_opp,
             nominal_alpha=nominal[k],
             mean_diff=mean,
             ci_lo=lo,
             ci_hi=hi,
-            d_z=_ratio(mean, sd),
+            d_z=d_z,
             statistics=tuple(path),
             test=test,
             alternative=alternative,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from dlkit.validation import check_choice
 
@@ -38,12 +39,40 @@ class ClaimResult:
         The figures a reader checks (means, difference, p-value, effect size, CI bounds).
     detail : str
         One or two sentences saying how the verdict follows from the numbers.
+    seeds : int, optional
+        Seeds (pairs) the verdict rests on; set by the sequential design
+        (:func:`studies.stats.judge_claims`), like the fields below.
+    look : int, optional
+        1-based look at which the claim was decided (or the look reached, if undecided).
+    level : float, optional
+        The per-direction level the verdict used: Holm's ``alpha / (claims left)``.
+    alpha : float, optional
+        The family's (raw) alpha.
+    family : int, optional
+        Claims in the Holm family.
+    test : str, optional
+        ``"t"``, ``"permutation"`` (or both, ``"permutation+t"``).
+    seeds_needed : int, optional
+        For an inconclusive claim: seeds a fixed-sample paired t-test needs for 80% power at
+        the observed effect size.
+    parts : tuple of dict
+        One per comparison of the claim: its verdict, look, seeds, the statistic at each look
+        and the boundaries (a monitoring chart), the mean with its repeated confidence
+        interval and the bootstrap interval, ``d_z``, p-values.
     """
 
     verdict: str
     statistic: str
     numbers: Mapping[str, float] = field(default_factory=dict)
     detail: str = ""
+    seeds: int | None = None
+    look: int | None = None
+    level: float | None = None
+    alpha: float | None = None
+    family: int | None = None
+    test: str | None = None
+    seeds_needed: int | None = None
+    parts: tuple[Mapping[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         check_choice("verdict", self.verdict, VERDICTS)

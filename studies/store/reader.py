@@ -85,7 +85,22 @@ logger = logging.getLogger(__name__)
 
 #: Run ids per ``attributes.run_id IN (...)`` query.
 _ID_CHUNK = 200
-CLAIM_COLUMNS = ["id", "text", "statistic", "verdict", "numbers", "detail"]
+CLAIM_COLUMNS = [
+    "id",
+    "text",
+    "statistic",
+    "verdict",
+    "numbers",
+    "detail",
+    "seeds",
+    "look",
+    "level",
+    "alpha",
+    "family",
+    "test",
+    "seeds_needed",
+    "parts",
+]
 
 
 @dataclass
@@ -110,9 +125,12 @@ class StudyRuns:
         ``timing.json``), ``unfinished_after`` (later invocations that did not finish) and
         ``missing_trials`` (trials it lists that are gone from the store); None when the
         study has no summary run.
-    claims : DataFrame, shape (n_claims, 6)
-        Columns ``id``, ``text``, ``statistic``, ``verdict``, ``numbers`` (dict per row),
-        ``detail``, from the latest summary run's ``claims.json``.
+    claims : DataFrame, shape (n_claims, 14)
+        Columns :data:`CLAIM_COLUMNS`: ``id``, ``text``, ``statistic``, ``verdict``,
+        ``numbers`` (dict per row), ``detail``, and the sequential design's ``seeds``,
+        ``look``, ``level``, ``alpha``, ``family``, ``test``, ``seeds_needed`` and ``parts``
+        (list of dict per row; see :func:`studies.store.writer.claim_json`), from the latest
+        summary run's ``claims.json``.
     trials : DataFrame, shape (n_trials, n_columns)
         One row per trial: :data:`TRIAL_ID_COLUMNS`, one column per summary metric (its plain
         name), one ``config.<dotted key>`` column per resolved config entry and one
@@ -410,6 +428,7 @@ def _read_summary(summary_runs: list) -> tuple[dict | None, dict, pd.DataFrame, 
         [{c: claim.get(c) for c in CLAIM_COLUMNS} for claim in claims], columns=CLAIM_COLUMNS
     )
     frame["numbers"] = [n if isinstance(n, dict) else {} for n in frame["numbers"]]
+    frame["parts"] = [p if isinstance(p, list) else [] for p in frame["parts"]]
     return summary, study, frame, listed if isinstance(listed, list) else None
 
 

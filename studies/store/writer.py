@@ -355,17 +355,7 @@ class StudyWriter:
         study_json : dict
             What the reporter needs of the study's definition.
         """
-        claims_json = [
-            {
-                "id": c.id,
-                "text": c.text,
-                "statistic": r.statistic,
-                "verdict": r.verdict,
-                "numbers": {k: float(v) for k, v in r.numbers.items()},
-                "detail": r.detail,
-            }
-            for c, r in claims
-        ]
+        claims_json = [claim_json(c, r) for c, r in claims]
         trials_json = [
             {
                 "stage": r.spec.stage,
@@ -426,6 +416,31 @@ def _latest_by_tag(runs: Sequence[Any], tag: str) -> dict[str, Any]:
     return latest
 
 
+def claim_json(claim: Any, result: Any) -> dict[str, Any]:
+    """One entry of ``claims.json``: the claim and its result, sequential fields included.
+
+    ``seeds``, ``look``, ``level`` (Holm-adjusted), ``alpha``, ``family``, ``test``,
+    ``seeds_needed`` and ``parts`` (per comparison: the statistic at each look and the
+    boundaries) are None / empty for a claim judged without the sequential design.
+    """
+    return {
+        "id": claim.id,
+        "text": claim.text,
+        "statistic": result.statistic,
+        "verdict": result.verdict,
+        "numbers": {k: float(v) for k, v in result.numbers.items()},
+        "detail": result.detail,
+        "seeds": result.seeds,
+        "look": result.look,
+        "level": result.level,
+        "alpha": result.alpha,
+        "family": result.family,
+        "test": result.test,
+        "seeds_needed": result.seeds_needed,
+        "parts": [dict(p) for p in result.parts],
+    }
+
+
 def experiment_note(question: str, claims: Sequence[tuple[Any, Any]], command: str) -> str:
     """Markdown for the experiment's description: the question and each claim's verdict.
 
@@ -438,15 +453,29 @@ def experiment_note(question: str, claims: Sequence[tuple[Any, Any]], command: s
     """
     lines = [f"**Question.** {question}", ""]
     if claims:
-        lines += ["| claim | verdict | numbers |", "|---|---|---|"]
+        lines += ["| claim | verdict | seeds (look) | key number |", "|---|---|---|---|"]
         for claim, result in claims:
-            numbers = ", ".join(f"{k}={_fmt(v)}" for k, v in result.numbers.items())
             text = claim.text.replace("|", "\\|")
-            lines.append(f"| {text} | **{result.verdict}** | {numbers} |")
+            seeds = "" if result.seeds is None else f"{result.seeds} (look {result.look})"
+            if result.verdict == "inconclusive" and result.seeds_needed:
+                seeds += f"; ~{result.seeds_needed} needed"
+            lines.append(f"| {text} | **{result.verdict}** | {seeds} | {key_number(result)} |")
         lines.append("")
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines.append(f"_Last run {stamp}: `{command}`._")
     return "\n".join(lines)
+
+
+def key_number(result: Any) -> str:
+    """The number that decides a claim, as text: each comparison's mean with its interval
+    (or, for a claim without comparisons, its figures)."""
+    if not result.parts:
+        return ", ".join(f"{k}={_fmt(v)}" for k, v in result.numbers.items())
+    texts = []
+    for p in result.parts:
+        name = p.get("label") or p.get("name") or "mean"
+        texts.append(f"{name} = {p['mean']:.4g} [{p['ci_lo']:.4g}, {p['ci_hi']:.4g}]")
+    return "; ".join(texts).replace("|", "\\|")
 
 
 def _fmt(value: float) -> str:

@@ -22,6 +22,7 @@ import numpy as np
 
 from studies import Arm, Claim, Plot, Stage, Study, TrialResult
 from studies.engine.claims import paired_comparison
+from studies.stats import SequentialDesign
 
 
 def toy_trial(config: dict) -> TrialResult:
@@ -94,23 +95,31 @@ def make_toy(
     arms: dict | None = None,
     **extra,
 ) -> Study:
-    """A one-stage toy study with a slow and a fast arm and one claim."""
+    """A one-stage toy study with a slow and a fast arm and one claim.
+
+    ``seeds`` seeds in one look (a fixed-sample design); one seed makes a fixed-seed stage.
+    """
     arms = arms or {
         "slow": Arm({"optimizer": {"lr": 0.05}}, factors={"speed": "slow"}),
         "fast": Arm({"optimizer": {"lr": 0.3}}, factors={"speed": "fast"}),
     }
+    layout = (
+        {"arms": arms}
+        if seeds > 1
+        else {"stages": [Stage("main", arms, seeds=1, fixed_seeds=True)]}
+    )
     return Study(
         name=name,
         question="Does a larger step reach the target sooner?",
         base_config=base_config(calls_file, **extra),
         trial=toy_trial,
-        arms=arms,
-        seeds=seeds,
+        **layout,
+        design=SequentialDesign(looks=(max(2, seeds),)),
         claims=[
             Claim(
                 id="fast_beats_slow",
                 text="The fast arm reaches the target in fewer epochs.",
-                statistic="Wilcoxon signed-rank across seeds",
+                statistic="epochs to target, paired by seed",
                 evaluate=paired_comparison(
                     "epochs_to_target", "fast", "slow", better="lower", censor="config.epochs"
                 ),
@@ -137,8 +146,9 @@ def make_staged(name: str = "toy_staged", calls_file: Path | str = "") -> Study:
         trial=toy_trial,
         stages=[
             Stage("tune", grid, seeds=1, fixed_seeds=True, nest="stage"),
-            Stage("final", pick_best, seeds=3),
+            Stage("final", pick_best),
         ],
+        design=SequentialDesign(looks=(3,)),
     )
 
 

@@ -9,10 +9,12 @@ import pandas as pd
 import pytest
 
 from studies.engine.claims import (
+    all_of,
     mean_threshold,
     paired_columns,
     paired_comparison,
     paired_equivalence,
+    paired_gap,
     paired_samples,
 )
 
@@ -51,36 +53,72 @@ def test_claim_builders_on_frames():
     rows = [("adam", s, "ok", 3.0 + s % 2) for s in range(5)]
     rows += [("sgd", s, "ok", 7.0 + s) for s in range(4)] + [("sgd", 4, "ok", math.inf)]
     frame = summaries(rows)
-    result = paired_comparison(
-        "epochs_to_target", "adam", "sgd", better="lower", censor="config.train.epochs"
+    evidence = paired_comparison(
+        "epochs_to_target",
+        "adam",
+        "sgd",
+        better="lower",
+        censor="config.train.epochs",
+        test="permutation",
     )(frame, None)
-    assert result.verdict == "supported"
-    assert result.numbers["n"] == 5 and result.numbers["censored_at"] == 11.0
+    (c,) = evidence.comparisons
+    # adam 3,4,3,4,3 against sgd 7,8,9,10 and never reached = epochs + 1 = 11
+    np.testing.assert_array_equal(c.values, [-4.0, -4.0, -6.0, -6.0, -8.0])
+    assert c.seeds == (0, 1, 2, 3, 4) and c.arms == ("adam", "sgd")
+    assert (c.alternative, c.test) == ("less", "permutation")
+    assert evidence.numbers["censored_at"] == 11.0 and "never reached" in evidence.detail
+    assert evidence.numbers["mean_a"] == pytest.approx(3.4)
 
     equiv = paired_equivalence("epochs_to_target", "adam", "sgd", margin=0.5)(frame[:8], None)
-    assert equiv.verdict == "not supported"
+    (e,) = equiv.comparisons
+    assert (e.alternative, e.margin, e.seeds) == ("equivalence", 0.5, (0, 1, 2))
 
     wide = pd.DataFrame(
         {
             "stage": "toy",
             "arm": "t",
-            "seed": range(5),
+            "seed": [4, 3, 2, 1, 0],
             "status": "ok",
-            "steps/sgd": [70.0, 72, 75, 71, 69],
-            "steps/momentum": [27.0, 28, 30, 26, 27],
+            "steps/sgd": [69.0, 71, 75, 72, 70],
+            "steps/momentum": [27.0, 26, 30, 28, 27],
         }
     )
     cols = paired_columns("steps/momentum", "steps/sgd", better="lower", stage="toy")(wide, None)
-    assert cols.verdict == "supported" and cols.numbers["p_value"] == pytest.approx(1 / 32)
+    (w,) = cols.comparisons
+    assert w.seeds == (0, 1, 2, 3, 4) and w.arms == ("t",)  # sorted by seed
+    np.testing.assert_array_equal(w.values, [-43.0, -44.0, -45.0, -45.0, -42.0])
+    twice = pd.concat([wide, wide.assign(arm="u")])
+    with pytest.raises(ValueError, match="one trial per seed"):
+        paired_columns("steps/momentum", "steps/sgd", better="lower")(twice, None)
 
 
-def test_mean_threshold():
-    frame = pd.DataFrame({"arm": "a", "status": "ok", "acc": [0.90, 0.91, 0.92, 0.90, 0.91]})
-    assert mean_threshold("acc", threshold=0.8, above=True)(frame, None).verdict == "supported"
-    assert mean_threshold("acc", threshold=0.95, above=True)(frame, None).verdict == (
-        "not supported"
+def test_builders_reject_unknown_test():
+    with pytest.raises(ValueError, match="wilcoxon"):
+        paired_comparison("x", "a", "b", better="lower", test="wilcoxon")
+
+
+def test_mean_threshold_and_gap_subtract_the_threshold():
+    frame = pd.DataFrame(
+        {"arm": "a", "seed": range(5), "status": "ok", "acc": [0.90, 0.91, 0.92, 0.90, 0.91]}
     )
-    assert mean_threshold("acc", threshold=0.905, above=True)(frame, None).verdict == (
-        "inconclusive"
+    (c,) = mean_threshold("acc", threshold=0.8, above=True)(frame, None).comparisons
+    np.testing.assert_allclose(c.values, [0.10, 0.11, 0.12, 0.10, 0.11])
+    assert (c.alternative, c.reference, c.arms) == ("greater", 0.8, ("a",))
+    (below,) = mean_threshold("acc", threshold=0.95, above=False)(frame, None).comparisons
+    assert below.alternative == "less"
+
+    two = pd.concat([frame, frame.assign(arm="b", acc=frame["acc"] - 0.3)])
+    (g,) = paired_gap("acc", "a", "b", threshold=0.2)(two, None).comparisons
+    np.testing.assert_allclose(g.values, [0.1] * 5)
+    assert (g.alternative, g.reference, g.arms) == ("greater", 0.2, ("a", "b"))
+
+
+def test_all_of_names_the_parts():
+    frame = pd.DataFrame(
+        {"arm": "a", "seed": range(5), "status": "ok", "acc": [0.90, 0.91, 0.92, 0.90, 0.91]}
     )
-    assert mean_threshold("acc", threshold=0.95, above=False)(frame, None).verdict == "supported"
+    low = mean_threshold("acc", threshold=0.95, above=False)(frame, None)
+    high = mean_threshold("acc", threshold=0.85, above=True)(frame, None)
+    joint = all_of([("low", low), ("high", high)])
+    assert [c.name for c in joint.comparisons] == ["low", "high"]
+    assert joint.numbers == {"low.threshold": 0.95, "high.threshold": 0.85}

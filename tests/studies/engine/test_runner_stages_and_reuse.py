@@ -43,7 +43,15 @@ def test_fold_stage_names_and_tags_its_child_runs(store):
         question="Do folds show up as folds?",
         base_config=base_config(),
         trial=toy_trial,
-        stages=[Stage("cv", {"a": Arm({"optimizer": {"lr": 0.2}})}, seeds=3, seed_label="fold")],
+        stages=[
+            Stage(
+                "cv",
+                {"a": Arm({"optimizer": {"lr": 0.2}})},
+                seeds=3,
+                fixed_seeds=True,
+                seed_label="fold",
+            )
+        ],
     )
     outcome = run(study, store)
     client = MlflowClient(store)
