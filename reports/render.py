@@ -22,6 +22,7 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
+from reports.claim_chart import monitoring_svg
 from reports.plots import arm_order, arm_palette, draw_plot, plot_specs
 from reports.tables import (
     arm_differences,
@@ -45,6 +46,11 @@ VERDICTS = {
     "not supported": ("not-supported", "\u2718"),
     "inconclusive": ("inconclusive", "?"),
 }
+TEST_NAMES = {"t": "paired t-test", "permutation": "sign-flip permutation test"}
+CHART_CAPTION = (
+    "t at each look (+ favours the claim): supported on or above the green boundary, not "
+    "supported on or below the red; large dot: the deciding (or last) look."
+)
 # Packages whose versions decide the numbers; shown when the run did not record its own.
 KEY_PACKAGES = ("dlkit-studies", "numpy", "scipy", "scikit-learn", "pandas", "mlflow", "seaborn")
 
@@ -106,23 +112,239 @@ def _verdict_order(words: Iterable[str]) -> list[str]:
 
 
 def _claims(runs: StudyRuns) -> list[dict]:
+    """The claim cards: verdict, key number per comparison, how it was decided, charts.
+
+    A claim judged by the sequential design (one with ``parts``) leads with each comparison's
+    mean and interval and one line on the look, boundary, test and Holm level; its figures
+    fold into details. A claim without parts (an older store, or a fixed-sample verdict of
+    its own) shows its statistic, figures and explanation as they are.
+    """
     claims = []
     for row in runs.claims.to_dict("records"):
-        numbers = row.get("numbers") or {}
+        numbers = row.get("numbers")
+        numbers = numbers if isinstance(numbers, dict) else {}
+        parts = _parts(row)
+        verdict = _verdict(row.get("verdict"))
+        charts = [_chart(p, len(parts) > 1) for p in parts]
         claims.append(
             {
                 "id": str(row.get("id") or ""),
                 "text": str(row.get("text") or ""),
                 "statistic": str(row.get("statistic") or ""),
                 "detail": str(row.get("detail") or ""),
-                "verdict": _verdict(row.get("verdict")),
+                "verdict": verdict,
                 "numbers": [
                     (str(k), format_number(v) if isinstance(v, (int, float)) else str(v))
                     for k, v in numbers.items()
                 ],
+                "sequential": bool(parts),
+                "key_numbers": [_key_number(p, len(parts) > 1) for p in parts],
+                "how": _how_decided(row, parts, verdict["word"]) if parts else "",
+                "charts": charts,
+                "has_chart": any(c["svg"] for c in charts),
+                "chart_caption": CHART_CAPTION
+                + (
+                    " A sign-flip test decides; its t is drawn for the picture."
+                    if any(p.get("test") == "permutation" for p in parts)
+                    else ""
+                ),
             }
         )
     return claims
+
+
+def _optional_int(value: object) -> int | None:
+    """An int, or None for a missing value (None, NaN: the column of an older store)."""
+    number = _optional_float(value)
+    return int(number) if number is not None else None
+
+
+def _optional_float(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _parts(row: dict) -> list[dict]:
+    """The claim's comparisons that carry a mean to show (none for an older store)."""
+    parts = row.get("parts")
+    if not isinstance(parts, (list, tuple)):
+        return []
+    return [dict(p) for p in parts if isinstance(p, dict) and "mean" in p]
+
+
+def _signed(text: str) -> str:
+    """A typeset minus sign (U+2212) for the hyphen of a negative number or a difference."""
+    return text.replace("-", "\u2212")
+
+
+def _figures(values: Sequence[float | None], digits: int = 3, most: int = 6) -> list[str]:
+    """Format ``values`` with the fewest significant digits (at least ``digits``) that keep
+    distinct values distinct, so an interval never seems to touch a threshold it misses."""
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    for used in range(digits, most + 1):
+        if len({f"{v:.{used}g}" for v in finite}) == len(set(finite)):
+            break
+    return [
+        _signed(f"{v:.{used}g}") if v is not None and math.isfinite(v) else format_number(v)
+        for v in values
+    ]
+
+
+def _figure(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3g}"
+
+
+def _key_number(part: dict, named: bool) -> dict:
+    """A comparison's mean and repeated confidence interval against what the claim says."""
+    reference = _optional_float(part.get("reference")) or 0.0
+    margin = _optional_float(part.get("margin"))
+    alternative = str(part.get("alternative") or "")
+    mean, lo, hi = (_optional_float(part.get(k)) for k in ("mean", "ci_lo", "ci_hi"))
+    extra = [reference]
+    if alternative == "equivalence" and margin is not None:
+        extra += [reference - margin, reference + margin]
+    texts = _figures([mean, lo, hi, *extra])
+    if alternative == "equivalence" and margin is not None:
+        (bound,) = _figures([margin])
+        claimed = f"within {texts[3]} \u00b1 {bound}" if reference else f"within \u00b1{bound}"
+    elif alternative in ("greater", "less"):
+        claimed = f"{'above' if alternative == 'greater' else 'below'} {texts[3]}"
+    else:
+        claimed = ""
+    level = _optional_float(part.get("ci_level"))
+    return {
+        "name": str(part.get("name") or "") if named else "",
+        "label": _signed_label(str(part.get("label") or part.get("name") or "mean")),
+        "mean": texts[0],
+        "ci": f"[{texts[1]}, {texts[2]}]" if lo is not None and hi is not None else "",
+        "ci_title": (
+            f"{100 * level:.4g}% repeated confidence interval (the look's level)"
+            if level is not None
+            else "repeated confidence interval"
+        ),
+        "claimed": claimed,
+        "verdict": _verdict(_part_word(part.get("verdict"))),
+    }
+
+
+def _signed_label(label: str) -> str:
+    """``"adam - sgd loss"`` -> ``"adam − sgd loss"`` (only a spaced hyphen is a minus)."""
+    return label.replace(" - ", " \u2212 ")
+
+
+def _part_word(verdict: object) -> str:
+    return "inconclusive" if verdict == "continue" else str(verdict or "inconclusive")
+
+
+def _test_text(test: object) -> str:
+    names = [TEST_NAMES.get(t, t) for t in str(test or "").split("+") if t]
+    return " and ".join(names)
+
+
+def _statistic_text(value: object) -> str:
+    """A t statistic: three significant digits, ∞ for a zero spread, n/a when missing."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return "n/a"
+    if math.isnan(value):
+        return "n/a"
+    if math.isinf(value):
+        return "\u221e" if value > 0 else "\u2212\u221e"
+    return _signed(f"{value:.3g}")
+
+
+def _how_part(part: dict, look: int | None) -> str:
+    """How one comparison stands: its statistic against the boundary of its look."""
+    word = str(part.get("verdict") or "")
+    decided = word in ("supported", "not supported")
+    t = "t\u00a0=\u00a0" + _statistic_text(part.get("statistic"))
+    bound = _optional_float(part.get("boundary"))
+    b_text = "\u00b1" + ("n/a" if bound is None else f"{bound:.3g}")
+    if part.get("test") == "permutation":
+        p = _optional_float(part.get("p_value" if word != "not supported" else "p_opposite"))
+        nominal = _optional_float(part.get("nominal_alpha"))
+        sign = "\u2264" if decided else ">"
+        text = (
+            f"sign-flip p\u00a0=\u00a0{_figure(p)} {sign} {_figure(nominal)} "
+            f"({t}, boundary {b_text})"
+        )
+    elif decided:
+        text = f"{t} crossed the boundary {b_text}"
+    else:
+        text = f"{t} stayed within {b_text}"
+    part_look = _optional_int(part.get("look"))
+    if part_look is not None and part_look != look:
+        text += f" at look {part_look} ({_optional_int(part.get('n'))} seeds)"
+    return text
+
+
+def _how_decided(row: dict, parts: list[dict], verdict: str) -> str:
+    """One line: the look and seeds, the statistic against the boundary, the test, the level."""
+    look, seeds = _optional_int(row.get("look")), _optional_int(row.get("seeds"))
+    planned = len(parts[0].get("looks") or [])
+    of = f" of {planned}" if planned else ""
+    with_seeds = f" ({seeds} seeds)" if seeds is not None else ""
+    named = len(parts) > 1
+    states = "; ".join(
+        (f"{p.get('name')}: " if named and p.get("name") else "") + _how_part(p, look)
+        for p in parts
+    )
+    if verdict in ("supported", "not supported"):
+        at = f" at look {look}{of}" if look is not None else ""
+        head = f"decided{at}{with_seeds}: {states}"
+    elif look is not None and planned and look < planned:
+        head = f"undecided at look {look}{of}{with_seeds}, before the last look: {states}"
+    else:
+        head = f"undecided after the last look{with_seeds}: {states}"
+        needed = _optional_int(row.get("seeds_needed"))
+        if needed is not None:
+            head += f"; about {needed} seeds would decide it with 80% power at the observed effect"
+    pieces = [head]
+    tests = sorted({str(p["test"]) for p in parts if p.get("test")})
+    test = _test_text(row.get("test") or "+".join(tests))
+    if test:
+        pieces.append(test)
+    level, alpha = _optional_float(row.get("level")), _optional_float(row.get("alpha"))
+    family = _optional_int(row.get("family"))
+    if level is not None:
+        holm = f"Holm level {level:.3g}"
+        if alpha is not None:
+            holm += f" of \u03b1 {alpha:g}"
+        if family is not None:
+            holm += f" across {family} claim{'s' if family != 1 else ''}"
+        pieces.append(holm)
+    return "; ".join(pieces)
+
+
+def _chart(part: dict, named: bool) -> dict:
+    label = _signed_label(str(part.get("label") or part.get("name") or "mean"))
+    name = str(part.get("name") or "") if named else ""
+    title = f"{name}: {label}" if name else label
+    svg = monitoring_svg(part, title=title)
+    return {"svg": Markup(svg) if svg else None, "title": title}
+
+
+def _claim_json(row: dict) -> dict:
+    """A claim of ``NAME.json``: the stored fields and the key number of each comparison."""
+    out = {k: row.get(k) for k in ("id", "text", "statistic", "verdict", "numbers", "detail")}
+    for key in ("seeds", "look", "family", "seeds_needed"):
+        out[key] = _optional_int(row.get(key))
+    for key in ("level", "alpha"):
+        out[key] = _optional_float(row.get(key))
+    test = row.get("test")
+    out["test"] = test if isinstance(test, str) and test else None
+    out["key"] = [
+        {
+            "name": p.get("name") or "",
+            "label": p.get("label") or "",
+            **{k: _optional_float(p.get(k)) for k in ("mean", "ci_lo", "ci_hi")},
+            "alternative": p.get("alternative"),
+            "margin": _optional_float(p.get("margin")),
+            "reference": _optional_float(p.get("reference")),
+        }
+        for p in _parts(row)
+    ]
+    return out
 
 
 def _mlflow_links(runs: StudyRuns, order: list[str]) -> dict:
@@ -349,10 +571,7 @@ def render_report(
         "quick": info["quick"],
         "git_commit": info["git_commit"],
         "verdicts": verdict_counts,
-        "claims": [
-            {k: row.get(k) for k in ("id", "text", "statistic", "verdict", "numbers", "detail")}
-            for row in runs.claims.to_dict("records")
-        ],
+        "claims": [_claim_json(row) for row in runs.claims.to_dict("records")],
         "results": [
             {"stage": stage, **record}
             for stage, frame in results

@@ -17,6 +17,7 @@ import pandas as pd
 from pandas.io.formats.style import Styler
 
 from studies import stats
+from studies.engine.claims import judge_study
 from studies.store.reader import StudyRuns, declared_arms
 
 logger = logging.getLogger(__name__)
@@ -414,8 +415,9 @@ def claim_mismatches(runs: StudyRuns, claims: Sequence) -> list[str]:
     """Re-evaluate the study's claims on the loaded frames; name every verdict that differs.
 
     A claim is a pure function of the trials' summaries and histories, so the verdict logged
-    by the run must come out again from the store; a difference means the claim's code (or
-    the data) changed since the run.
+    by the run must come out again from the store when the sequential design is replayed up
+    to the look the run reached (``study.json``'s ``design``); a difference means the claim's
+    code (or the data) changed since the run.
 
     Parameters
     ----------
@@ -430,19 +432,30 @@ def claim_mismatches(runs: StudyRuns, claims: Sequence) -> list[str]:
         that could not be re-evaluated.
     """
     logged = {str(row["id"]): row["verdict"] for row in runs.claims.to_dict("records")}
+    design = (runs.study or {}).get("design")
+    replay = isinstance(design, dict)
+    try:
+        if replay:
+            sequential = stats.SequentialDesign(
+                looks=tuple(design["looks"]), alpha=design["alpha"], spending=design["spending"]
+            )
+            reached = int(design["reached"])
+        else:  # a run from before the sequential design: only fixed verdicts are comparable
+            sequential, reached = stats.SequentialDesign(), 1
+        judgements = judge_study(claims, runs.trials, runs.history, sequential, reached=reached)
+    except Exception as err:  # study code or an odd study.json: report it, do not crash
+        return [f"The claims could not be re-evaluated from the store: {type(err).__name__}: {err}"]
     notes = []
-    for claim in claims:
-        if claim.id not in logged:
+    for claim, judgement in zip(claims, judgements, strict=True):
+        if claim.id not in logged or (judgement.result.parts and not replay):
             continue
-        try:
-            verdict = claim.evaluate(runs.trials, runs.history).verdict
-        except Exception as err:  # a claim is study code: report its failure, do not crash
+        detail, verdict = judgement.result.detail, judgement.result.verdict
+        if detail.startswith("could not be evaluated: "):
             notes.append(
                 f"Claim {claim.id!r} could not be re-evaluated from the store: "
-                f"{type(err).__name__}: {err}"
+                f"{detail.removeprefix('could not be evaluated: ')}"
             )
-            continue
-        if verdict != logged[claim.id]:
+        elif verdict != logged[claim.id]:
             notes.append(
                 f"Claim {claim.id!r}: the run logged {logged[claim.id]!r}, but the study's "
                 f"current claim gives {verdict!r} on the same trials (its code changed since)."

@@ -12,9 +12,10 @@ import pytest
 from mlflow import MlflowClient
 
 from reports import build_report, load_runs
-from reports.tables import completeness_notes
+from reports.tables import claim_mismatches, completeness_notes
 from studies import Arm, Claim, Plot, Study, TrialResult
-from studies.engine.claims import paired_comparison
+from studies.engine.claims import judge_study, paired_comparison
+from studies.stats import SequentialDesign
 
 
 def test_load_runs_gives_back_what_was_logged(store, toy_study, store_of, runs_of):
@@ -143,12 +144,12 @@ def test_engine_study_round_trip(store, tmp_path):
             "slow": Arm({"optimizer": {"lr": 0.1}}, factors={"speed": "slow"}),
             "fast": Arm({"optimizer": {"lr": 0.9}}, factors={"speed": "fast"}),
         },
-        seeds=3,
+        design=SequentialDesign(looks=(3,)),
         claims=[
             Claim(
                 id="fast_first",
                 text="The fast arm reaches the target in fewer epochs.",
-                statistic="Wilcoxon signed-rank across seeds",
+                statistic="epochs to target, paired by seed",
                 evaluate=paired_comparison("epochs_to_target", "fast", "slow", better="lower"),
             )
         ],
@@ -167,8 +168,10 @@ def test_engine_study_round_trip(store, tmp_path):
     assert len(runs.history) == 6 * 5
     (claim,) = outcome.claims
     assert runs.claims["verdict"].tolist() == [claim[1].verdict]
-    # Claims are pure functions of the frames: re-evaluated on the loaded ones, same verdict.
-    assert study.claims[0].evaluate(runs.trials, runs.history).verdict == claim[1].verdict
+    # Claims are pure functions of the frames: replayed on the loaded ones, same verdict.
+    (again,) = judge_study(study.claims, runs.trials, runs.history, study.design, reached=1)
+    assert again.result.verdict == claim[1].verdict
+    assert claim_mismatches(runs, study.claims) == []
 
     path = build_report("tiny", tracking_uri=store, out_dir=tmp_path)
     html = path.read_text(encoding="utf-8")
