@@ -6,10 +6,12 @@ STAMP := $(VENV)/.installed
 QUICK ?=
 JOBS ?=
 SEEDS ?=
+MAX_SEEDS ?=
 FORCE ?=
 EXECUTOR ?=
 STUDY_FLAGS := $(if $(QUICK),--quick,) $(if $(JOBS),--jobs $(JOBS),) \
-	$(if $(SEEDS),--seeds $(SEEDS),) $(if $(FORCE),--force,) \
+	$(if $(SEEDS),--seeds $(SEEDS),) $(if $(MAX_SEEDS),--max-seeds $(MAX_SEEDS),) \
+	$(if $(FORCE),--force,) \
 	$(if $(EXECUTOR),--executor $(EXECUTOR),)
 DASK_PORT ?= 8786
 MLFLOW_PORT ?= 5001
@@ -27,7 +29,8 @@ help: ## Show this help
 	@echo "           (one file each in studies/catalog/; the engine is studies/engine/, statistics"
 	@echo "           studies/stats/, MLflow access studies/store/, reports reports/: README 'Layout')"
 	@echo "  Options: QUICK=1 (smoke run: fewer epochs and seeds), JOBS=N (worker processes),"
-	@echo "           SEEDS=N (seeds per arm), FORCE=1 (rerun trials already in the store),"
+	@echo "           MAX_SEEDS=N (cap the sequential looks, default 5/10/15/20 seeds per arm),"
+	@echo "           SEEDS=N (exactly N seeds, one look), FORCE=1 (rerun trials already stored),"
 	@echo "           EXECUTOR=dask (run trials on Dask; DASK_SCHEDULER_ADDRESS or a local cluster)"
 
 $(STAMP): pyproject.toml
