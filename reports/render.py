@@ -46,7 +46,7 @@ VERDICTS = {
     "not supported": ("not-supported", "\u2718"),
     "inconclusive": ("inconclusive", "?"),
 }
-TEST_NAMES = {"t": "paired t-test", "permutation": "sign-flip permutation test"}
+TEST_NAMES = {"t": "t-test", "permutation": "sign-flip permutation test"}
 CHART_CAPTION = (
     "t at each look (+ favours the claim): supported on or above the green boundary, not "
     "supported on or below the red; large dot: the deciding (or last) look."

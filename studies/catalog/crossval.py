@@ -11,7 +11,9 @@ out), k-fold for k in {2, 5, 10, 20}, leave-one-out, stratified or not, all with
 scikit-learn's splitters. The target is the *true* error of the model fitted on the whole
 data set, measured on the pool. Per seed: bias, variance and RMSE of the estimates, and for
 k-fold the naive variance estimate (variance of the k fold errors / k) against the estimates'
-actual variance. Every arm of a seed sees the same data sets (paired).
+actual variance. Seed ``s`` draws its own data sets and, from a second stream, the folds
+or holdout splits; every arm of a seed sees the same data sets (paired). Seeds are added
+while a claim is undecided.
 
 Part 2, model selection: choose the L2 strength of logistic regression (``dlkit.classic``)
 on a 20-feature logistic population with n = 60 training samples by 5-fold CV, by a single
@@ -22,7 +24,9 @@ report the test accuracy (the number a paper would print) and measure the chosen
 Part 3, folds as runs: 5-fold CV of the same logistic regression over an L2 grid on
 breast_cancer, where each fold is a child run (``<arm>/fold=<k>``, seed = fold index) and
 each arm's parent run carries the mean over folds; the best L2 strength is then refitted on the
-whole training set and scored once on the test set.
+whole training set and scored once on the test set. Here the seed is the fold, so the
+train/test split and the partition into folds are deliberately fixed (``data_seed``): the
+five folds of one cross-validation must partition one training set.
 """
 
 from __future__ import annotations
@@ -35,17 +39,10 @@ from sklearn.model_selection import KFold, LeaveOneOut, StratifiedKFold, train_t
 
 from dlkit import classic, data
 from dlkit.validation import check_choice
-from studies.engine.claims import paired_columns, paired_samples
+from studies.engine.claims import paired_columns, usable_rows
 from studies.engine.select import best_setting
-from studies.engine.spec import Arm, Claim, ClaimResult, Plot, Stage, Study, TrialResult
-from studies.stats import (
-    BOOTSTRAP_SEED,
-    bootstrap_distribution,
-    compare_paired,
-    interval_verdict,
-    joint_verdict,
-    percentile_interval,
-)
+from studies.engine.spec import Arm, Claim, Plot, Stage, Study, TrialResult
+from studies.stats import Comparison, Evidence
 
 ESTIMATORS = ("holdout", "kfold", "loo")
 PROTOCOLS = ("kfold", "holdout", "test_set")
@@ -57,8 +54,6 @@ N_FOLDS = 5
 ESTIMATOR_N = 40
 QUICK_ESTIMATORS = ("holdout", "kfold_2", "kfold_10", "skfold_2", "skfold_10", "loo")
 VAR_RATIO = 0.8
-ALPHA = 0.05
-N_BOOT = 2000
 
 
 # ----------------------------------------------------------------------------- populations
@@ -350,110 +345,110 @@ def refit_best(previous) -> dict[str, Arm]:
 # ----------------------------------------------------------------------------- claims
 
 
-def abs_bias_shrinks(summaries, histories) -> ClaimResult:
-    """|mean bias| of unstratified 10-fold below that of 2-fold.
+def _per_seed(summaries, metric: str, arms: list[str]):
+    """``metric`` by seed (rows) and arm (columns, in ``arms`` order) of the estimator stage;
+    seeds where an arm has no usable value are left out."""
+    rows = usable_rows(summaries, stage="estimators")
+    rows = rows[rows["arm"].isin(arms)]
+    table = rows.pivot_table(index="seed", columns="arm", values=metric)
+    table = table.reindex(columns=arms).replace([np.inf, -np.inf], np.nan).dropna()
+    return table, table.index.astype(int)
 
-    The statistic is the difference of the absolute *pooled* biases (a per-seed |bias| would
-    mostly measure noise), with a 95% percentile bootstrap CI over seeds resampled in pairs.
+
+def abs_bias_shrinks(summaries, histories) -> Evidence:
+    """|mean bias| of unstratified 10-fold below 2-fold's, 2-fold being pessimistic.
+
+    A per-seed |bias| would mostly measure noise, so the claim is tested on the biases
+    themselves: with ``b2``, ``b10`` each seed's mean bias (over its data sets), ``b2 - b10 >
+    0`` and ``b2 + b10 > 0`` together say ``|b10| < b2``: 10-fold is closer to the truth than
+    2-fold's pessimistic bias, on either side. Both are paired t-tests across seeds.
     """
-    b10, b2, _ = paired_samples(summaries, "bias", "kfold_10", "kfold_2")
-    statistic = (
-        f"|mean bias| of 10-fold - |mean bias| of 2-fold over {len(b2)} paired seeds, "
-        f"95% percentile bootstrap CI ({N_BOOT} resamples); supported if below 0"
-    )
-    if len(b2) < 3:
-        return ClaimResult(
-            "inconclusive", statistic, {"n": float(len(b2))}, f"only {len(b2)} paired seeds; need 3"
-        )
-    boot = bootstrap_distribution(
-        (b10, b2),
-        lambda r10, r2: np.abs(r10.mean(axis=1)) - np.abs(r2.mean(axis=1)),
-        n_resamples=N_BOOT,
-        rng=np.random.default_rng(BOOTSTRAP_SEED),
-    )
-    lo, hi = percentile_interval(boot)
-    diff = abs(b10.mean()) - abs(b2.mean())
+    arms = ["kfold_2", "kfold_10"]
+    table, seeds = _per_seed(summaries, "bias", arms)
+    b2, b10 = table["kfold_2"].to_numpy(float), table["kfold_10"].to_numpy(float)
+    parts = [
+        ("closer", b2 - b10, "bias kfold_2 - bias kfold_10"),
+        ("same_side", b2 + b10, "bias kfold_2 + bias kfold_10"),
+    ]
+    comparisons = [
+        Comparison(values, seeds, "greater", "t", label=label, arms=arms, name=name)
+        for name, values, label in parts
+    ]
     numbers = {
-        "n": float(len(b2)),
-        "bias_k10": float(b10.mean()),
-        "bias_k2": float(b2.mean()),
-        "diff_abs": float(diff),
-        "ci_lo": float(lo),
-        "ci_hi": float(hi),
+        "bias_k2": float(b2.mean()) if b2.size else math.nan,
+        "bias_k10": float(b10.mean()) if b10.size else math.nan,
     }
     for arm in ("skfold_2", "skfold_10", "loo"):
-        rows = summaries[summaries["arm"] == arm]["bias"]
-        if len(rows):
-            numbers[f"{arm}.mean_bias"] = float(rows.mean())
-    ci = f"[{lo:.4f}, {hi:.4f}]"
-    verdict = interval_verdict(lo, hi, 0.0, side="below")
-    detail = {
-        "supported": f"|bias| falls from {abs(b2.mean()):.4f} to {abs(b10.mean()):.4f}; "
-        f"difference CI {ci} below 0",
-        "not supported": f"|bias| grows: difference CI {ci} above 0",
-        "inconclusive": f"difference CI {ci} contains 0",
-    }[verdict]
-    return ClaimResult(verdict, statistic, numbers, detail)
+        other, _ = _per_seed(summaries, "bias", [arm])
+        if len(other):
+            numbers[f"{arm}.mean_bias"] = float(other[arm].mean())
+    return Evidence(comparisons, numbers=numbers)
 
 
-def stratified_variance_lower(summaries, histories) -> ClaimResult:
-    """Variance of stratified estimates below unstratified ones, pairs = (seed, k or holdout)."""
-    a_all, b_all, numbers = [], [], {}
-    for strat, plain in [("sholdout", "holdout")] + [(f"skfold_{k}", f"kfold_{k}") for k in K_GRID]:
-        if not {strat, plain} <= set(summaries["arm"]):
-            continue
-        a, b, _ = paired_samples(summaries, "variance", strat, plain)
-        a_all.append(a)
-        b_all.append(b)
-        numbers[f"{plain}.ratio"] = float(np.mean(a) / np.mean(b)) if len(a) else math.nan
-    a = np.concatenate(a_all) if a_all else np.array([])
-    b = np.concatenate(b_all) if b_all else np.array([])
-    result = compare_paired(
-        a, b, better="lower", names=("stratified variance", "unstratified variance")
+#: Stratified and unstratified arms of every estimator that comes in both forms.
+STRATIFIED_PAIRS = [("sholdout", "holdout")] + [(f"skfold_{k}", f"kfold_{k}") for k in K_GRID]
+
+
+def stratified_variance_lower(summaries, histories) -> Evidence:
+    """Stratified estimates vary less than unstratified ones.
+
+    Per seed: the mean over the estimators present in both forms (holdout, k-fold for every
+    k) of ``log(variance stratified / variance unstratified)``, claimed below 0 by a paired
+    t-test. The log puts the estimators, whose variances differ by an order of magnitude, on
+    one scale.
+    """
+    pairs = [p for p in STRATIFIED_PAIRS if set(p) <= set(summaries["arm"])]
+    arms = [arm for pair in pairs for arm in pair]
+    table, seeds = _per_seed(summaries, "variance", arms)
+    # Variances are positive; a zero one would leave its seed out (non-finite log).
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logs = np.log(table[[s for s, _ in pairs]].to_numpy(float)) - np.log(
+            table[[p for _, p in pairs]].to_numpy(float)
+        )
+    keep = np.all(np.isfinite(logs), axis=1)
+    comparison = Comparison(
+        logs[keep].mean(axis=1),
+        seeds[keep],
+        "less",
+        "t",
+        label="mean log(variance stratified / unstratified)",
+        arms=arms,
     )
-    numbers.update(result.numbers)
-    return ClaimResult(
-        result.verdict,
-        result.statistic.replace("paired seeds", "pairs (seed x estimator)"),
-        numbers,
-        result.detail,
-    )
+    numbers = {
+        f"{plain}.ratio": float(table[strat].mean() / table[plain].mean())
+        for strat, plain in pairs
+        if len(table)
+    }
+    return Evidence([comparison], numbers=numbers)
 
 
-def naive_variance_underestimates(summaries, histories) -> ClaimResult:
-    """For every k, pooled ratio mean(naive_var) / mean(variance) of unstratified k-fold
-    below :data:`VAR_RATIO`, with a 95% bootstrap CI over seeds."""
-    numbers, verdicts = {}, []
-    rng = np.random.default_rng(BOOTSTRAP_SEED)
-    statistic = (
-        f"per k: mean naive variance / mean actual variance of the estimates, "
-        f"95% percentile bootstrap CI over seeds ({N_BOOT} resamples), below "
-        f"{VAR_RATIO:g} for every k"
-    )
+def naive_variance_underestimates(summaries, histories) -> Evidence:
+    """For every k, mean(naive_var) / mean(variance) of unstratified k-fold below
+    :data:`VAR_RATIO`.
+
+    The ratio of means is below ``VAR_RATIO`` exactly when the mean of ``naive_var -
+    VAR_RATIO * variance`` is below 0; that per-seed series is tested for each k (a paired
+    t-test), all k needed.
+    """
+    comparisons, numbers = [], {}
     for k in K_GRID:
-        rows = summaries[(summaries["arm"] == f"kfold_{k}") & (summaries["status"] != "failed")]
+        arm = f"kfold_{k}"
+        rows = usable_rows(summaries, stage="estimators", arm=arm).sort_values("seed")
+        rows = rows[np.isfinite(rows["naive_var"]) & np.isfinite(rows["variance"])]
         naive, var = rows["naive_var"].to_numpy(float), rows["variance"].to_numpy(float)
-        if len(rows) < 2:
-            verdicts.append("inconclusive")
-            continue
-        ratio = naive.mean() / var.mean()
-        boot = bootstrap_distribution(
-            (naive, var),
-            lambda rn, rv: rn.mean(axis=1) / rv.mean(axis=1),
-            n_resamples=N_BOOT,
-            rng=rng,
+        comparisons.append(
+            Comparison(
+                naive - VAR_RATIO * var,
+                rows["seed"].astype(int),
+                "less",
+                "t",
+                label=f"{arm} naive_var - {VAR_RATIO:g} variance",
+                arms=(arm,),
+                name=f"k={k}",
+            )
         )
-        lo, hi = percentile_interval(boot)
-        numbers.update(
-            {f"k={k}.ratio": float(ratio), f"k={k}.ci_lo": float(lo), f"k={k}.ci_hi": float(hi)}
-        )
-        verdicts.append(interval_verdict(lo, hi, VAR_RATIO, side="below"))
-    verdict = joint_verdict(verdicts)
-    detail = ", ".join(
-        f"k={k}: {numbers.get(f'k={k}.ratio', math.nan):.2f} ({v})"
-        for k, v in zip(K_GRID, verdicts, strict=True)
-    )
-    return ClaimResult(verdict, statistic, numbers, detail)
+        numbers[f"k={k}.ratio"] = float(naive.mean() / var.mean()) if naive.size else math.nan
+    return Evidence(comparisons, numbers=numbers)
 
 
 # ----------------------------------------------------------------------------- the study
@@ -533,15 +528,19 @@ STUDY = Study(
         "pool: bias, variance, RMSE, and the naive k-fold variance estimate. Part 2: the L2 "
         "strength of logistic regression is chosen by 5-fold CV, by one holdout split, or on "
         "the test set itself; the reported test accuracy is compared with accuracy on fresh "
-        "data (the seed notes: never tune on the test set). Part 3: 5-fold CV on "
-        "breast_cancer with each fold a child run (seed = fold index), then a refit of the "
-        "best L2 strength."
+        "data (the seed notes: never tune on the test set). In parts 1 and 2 seed s draws its "
+        "own data sets and splits, the same for every arm (paired), and seeds are added while "
+        "a claim is undecided. Part 3: 5-fold CV on breast_cancer with each fold a child run "
+        "(seed = fold index, so the split and the folds are fixed), then a refit of the best "
+        "L2 strength."
     ),
     data=(
         "Part 1: pool of 20000 from two Gaussian classes (5 correlated features, prior 0.3, "
         "Mahalanobis distance 2, Bayes error 0.139); part 2: 20 standard-normal features, "
         "labels from a fixed logistic model, n = 60 train, 60 test, 5000 fresh per "
-        "repetition; part 3: breast_cancer (455 train / 114 test, standardized)."
+        "repetition (parts 1 and 2 draw new samples per seed from the fixed populations); "
+        "part 3: breast_cancer (455 train / 114 test, standardized; one fixed split and "
+        "5-fold partition, data_seed 0)."
     ),
     base_config={
         "population": {
@@ -560,7 +559,6 @@ STUDY = Study(
         Stage(
             "estimators",
             _estimator_arms(),
-            seeds=8,
             quick_seeds=2,
             quick_arms={
                 name: arm for name, arm in _estimator_arms().items() if name in QUICK_ESTIMATORS
@@ -572,7 +570,6 @@ STUDY = Study(
                 f"select_{name}": Arm({"protocol": {"name": name}}, factors={"protocol": name})
                 for name in PROTOCOLS
             },
-            seeds=8,
             quick_seeds=2,
             base_config=SELECTION_CONFIG,
             trial=selection_trial,
@@ -606,27 +603,33 @@ STUDY = Study(
         Claim(
             "kfold_bias_shrinks",
             "The |bias| of k-fold cross-validation shrinks from k = 2 to k = 10 (Kohavi 1995).",
-            "bootstrap CI over seeds of |mean bias| 10-fold - |mean bias| 2-fold",
+            "per seed, the mean bias (estimate - true error, over the seed's data sets) of "
+            "2-fold (b2) and 10-fold (b10): b2 - b10 and b2 + b10 both claimed above 0, i.e. "
+            "|b10| < b2 (2-fold's bias being pessimistic)",
             abs_bias_shrinks,
         ),
         Claim(
             "stratified_variance_lower",
             "Stratified estimates vary less than unstratified ones (Kohavi 1995).",
-            "one-sided Wilcoxon signed-rank on variance over (seed, estimator) pairs",
+            "per seed, the mean over holdout and k-fold (k = 2, 5, 10, 20) of log(variance "
+            "of the stratified estimates / of the unstratified ones), claimed below 0",
             stratified_variance_lower,
         ),
         Claim(
             "naive_variance_underestimates",
             "The naive variance estimate of k-fold CV is below 0.8 of the estimate's true "
             "variance, for every k (Bengio & Grandvalet 2004).",
-            "pooled ratio with a bootstrap CI over seeds, per k",
+            f"per k and seed, naive variance - {VAR_RATIO:g} x actual variance of the "
+            "estimates (its mean below 0 is the ratio of means below 0.8), claimed below 0 "
+            "for every k",
             naive_variance_underestimates,
         ),
         Claim(
             "test_tuning_optimistic",
             "Tuning on the test set makes the reported test accuracy overestimate the accuracy "
             "on fresh data.",
-            "one-sided Wilcoxon signed-rank across seeds, reported vs fresh accuracy",
+            "per seed, reported minus fresh accuracy of the test-set-tuned model (means over "
+            "the seed's repetitions), claimed above 0",
             paired_columns(
                 "reported_acc",
                 "fresh_acc",

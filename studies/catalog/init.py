@@ -34,9 +34,15 @@ from studies.catalog._deep_mlp import (
     log10_ratio,
     train_mlp,
 )
-from studies.engine.claims import all_of, mean_threshold, paired_comparison, paired_gap
-from studies.engine.spec import Arm, Claim, ClaimResult, Plot, Stage, Study, TrialResult
-from studies.stats import interval_verdict, t_interval
+from studies.engine.claims import (
+    all_of,
+    mean_threshold,
+    paired_comparison,
+    paired_gap,
+    usable_rows,
+)
+from studies.engine.spec import Arm, Claim, Plot, Stage, Study, TrialResult
+from studies.stats import Comparison, Evidence
 
 #: Initializers compared, as ``dlkit.init`` names: all zeros, N(0, 0.01), PyTorch's default
 #: U[-1/sqrt(fan_in), 1/sqrt(fan_in)], Xavier uniform, Kaiming normal (ReLU gain sqrt(2)).
@@ -143,129 +149,123 @@ def _arm(activation: str, depth: int, init: str) -> tuple[str, Arm]:
     return arm_name(activation, depth, init), Arm(overrides, factors=factors)
 
 
-def zeros_symmetric(*, tol: float = SYMMETRY_TOL) -> Callable[[Any, Any], ClaimResult]:
+def zeros_symmetric(*, tol: float = SYMMETRY_TOL) -> Callable[[Any, Any], Evidence]:
     """Evaluator of "zero-initialized nets end training with identical units in every hidden
-    layer": every such trial's ``unit_spread`` must be at most ``tol``."""
+    layer".
 
-    def evaluate(summaries: Any, histories: Any) -> ClaimResult:
-        rows = summaries[summaries["status"] != "failed"]
+    Per seed: the largest ``unit_spread`` over the zero-initialized arms, minus ``tol``;
+    claimed below 0 (a t-test, which a seed that broke symmetry can only hold back).
+    Seeds where a zero-initialized arm has no usable value are left out.
+    """
+
+    def evaluate(summaries: Any, histories: Any) -> Evidence:
+        rows = usable_rows(summaries)
         zeros = rows[rows["config.model.init"] == "zeros"]
         others = rows[rows["config.model.init"] != "zeros"]
-        spread = zeros["unit_spread"].to_numpy(float)
-        statistic = (
-            f"largest |difference| between two units' incoming weights or biases in any "
-            f"hidden layer after training, over every zero-initialized trial; at most {tol:g}"
+        arms = list(dict.fromkeys(zeros["arm"]))
+        table = zeros.pivot_table(index="seed", columns="arm", values="unit_spread")
+        table = table.reindex(columns=arms).dropna()
+        spread = table.to_numpy(float).max(axis=1) if arms else np.zeros(0)
+        comparison = Comparison(
+            spread - tol,
+            table.index.astype(int),
+            "less",
+            "t",
+            reference=tol,
+            label="largest unit_spread of the zero-initialized arms",
+            arms=arms,
         )
         numbers = {
-            "n": float(spread.size),
             "max_spread_zeros": float(spread.max()) if spread.size else math.nan,
             "max_weight_change_zeros": float(zeros["weight_change"].max())
-            if spread.size
+            if len(zeros)
             else math.nan,
             "min_spread_random_inits": float(others["unit_spread"].min())
             if len(others)
             else math.nan,
         }
-        if spread.size < 2:
-            return ClaimResult("inconclusive", statistic, numbers, "fewer than 2 trials")
-        if np.all(spread <= tol):
-            return ClaimResult(
-                "supported",
-                statistic,
-                numbers,
-                f"all {spread.size} zero-initialized trials end with identical units "
-                f"(largest spread {spread.max():.3g}; weights moved by at most "
-                f"{numbers['max_weight_change_zeros']:.3g})",
-            )
-        bad = int(np.sum(~(spread <= tol)))
-        return ClaimResult(
-            "not supported",
-            statistic,
-            numbers,
-            f"{bad} of {spread.size} zero-initialized trials end with distinct units",
+        broken = int(np.sum(spread > tol))
+        detail = (
+            f"{broken} of {spread.size} seeds end with distinct units in a zero-initialized net."
         )
+        return Evidence([comparison], numbers=numbers, detail=detail)
 
     return evaluate
 
 
-def stays_at_chance(arm: str) -> Callable[[Any, Any], ClaimResult]:
+def stays_at_chance(arm: str) -> Callable[[Any, Any], Evidence]:
     """Evaluator of "``arm``'s final training loss is still at chance (>= ln 10 - margin)"."""
     return mean_threshold(
         "final_train_loss", threshold=CHANCE_LOSS - CHANCE_MARGIN, above=True, arm=arm
     )
 
 
-def xavier_fails_deep_relu(xavier: str, kaiming: str) -> Callable[[Any, Any], ClaimResult]:
-    """Evaluator: ``xavier`` stays at chance, ``kaiming`` trains and ends below it."""
+def xavier_fails_deep_relu(xavier: str, kaiming: str) -> Callable[[Any, Any], Evidence]:
+    """Evaluator: ``xavier`` stays at chance, ``kaiming`` trains and ends below it (three
+    comparisons of the per-seed final training loss, all needed)."""
     at_chance = stays_at_chance(xavier)
     trains = mean_threshold(
         "final_train_loss", threshold=CHANCE_LOSS - TRAINS_MARGIN, above=False, arm=kaiming
     )
     lower = paired_comparison("final_train_loss", kaiming, xavier, better="lower")
 
-    def evaluate(summaries: Any, histories: Any) -> ClaimResult:
-        parts = [
-            ("xavier_at_chance", at_chance(summaries, histories)),
-            ("kaiming_trains", trains(summaries, histories)),
-            ("kaiming_below_xavier", lower(summaries, histories)),
-        ]
+    def evaluate(summaries: Any, histories: Any) -> Evidence:
         return all_of(
-            parts,
-            f"final training loss, 95% t-intervals: Xavier's above ln 10 - {CHANCE_MARGIN:g}, "
-            f"Kaiming's below ln 10 - {TRAINS_MARGIN:g}; Kaiming < Xavier by a one-sided "
-            "Wilcoxon signed-rank test across seeds",
+            [
+                ("xavier_at_chance", at_chance(summaries, histories)),
+                ("kaiming_trains", trains(summaries, histories)),
+                ("kaiming_below_xavier", lower(summaries, histories)),
+            ]
         )
 
     return evaluate
 
 
-def no_learning_within_budget(slow: str, fast: str) -> Callable[[Any, Any], ClaimResult]:
+def no_learning_within_budget(slow: str, fast: str) -> Callable[[Any, Any], Evidence]:
     """Evaluator of "``slow`` has not left chance by the epoch ``fast`` needs to reach the
     target accuracy".
 
-    The budget is the largest ``epochs_to_target`` of ``fast`` over its seeds; inconclusive
-    when ``fast`` misses the target in some seed (there is no budget to compare against).
+    Per seed: the budget is ``fast``'s ``epochs_to_target`` in that seed, and the value is
+    ``slow``'s training loss at that epoch (same seed) minus ``ln 10 - CHANCE_MARGIN``;
+    claimed above 0. A seed where ``fast`` never reaches the target has no budget and is left
+    out.
     """
+    threshold = CHANCE_LOSS - CHANCE_MARGIN
 
-    def evaluate(summaries: Any, histories: Any) -> ClaimResult:
-        statistic = (
-            f"budget = most epochs {fast} needs to reach {TARGET_ACC:.0%} validation accuracy "
-            f"over seeds; {slow}'s training loss at that epoch, 95% t-interval above "
-            f"ln 10 - {CHANCE_MARGIN:g}"
+    def evaluate(summaries: Any, histories: Any) -> Evidence:
+        rows = usable_rows(summaries, arm=fast)
+        needed = dict(zip(rows["seed"].astype(int), rows["epochs_to_target"].astype(float)))
+        curves = histories[histories["arm"] == slow]
+        loss = {
+            (int(seed), int(epoch)): float(value)
+            for seed, epoch, value in zip(curves["seed"], curves["epoch"], curves["train_loss"])
+        }
+        seeds, values, budgets = [], [], []
+        for seed in sorted(needed):
+            budget = needed[seed]
+            if not math.isfinite(budget) or not math.isfinite(
+                loss.get((seed, int(budget)), math.nan)
+            ):
+                continue
+            seeds.append(seed)
+            budgets.append(budget)
+            values.append(loss[(seed, int(budget))] - threshold)
+        comparison = Comparison(
+            values,
+            seeds,
+            "greater",
+            "t",
+            reference=threshold,
+            label=f"{slow} train_loss at the epoch {fast} reaches {TARGET_ACC:.0%}",
+            arms=(slow, fast),
         )
-        rows = summaries[summaries["status"] != "failed"]
-        needed = rows.loc[rows["arm"] == fast, "epochs_to_target"].to_numpy(float)
-        if needed.size < 2 or not np.all(np.isfinite(needed)):
-            return ClaimResult(
-                "inconclusive",
-                statistic,
-                {"n_fast": float(needed.size)},
-                f"{fast} did not reach the target in every seed, so there is no budget",
-            )
-        budget = int(needed.max())
-        at_budget = histories[(histories["arm"] == slow) & (histories["epoch"] == budget)]
-        loss = at_budget["train_loss"].to_numpy(float)
-        loss = loss[np.isfinite(loss)]
-        mean, lo, hi = t_interval(loss)
-        threshold = CHANCE_LOSS - CHANCE_MARGIN
         numbers = {
-            "budget_epochs": float(budget),
-            "n": float(loss.size),
-            "mean_loss": mean,
-            "ci_lo": lo,
-            "ci_hi": hi,
+            "mean_budget_epochs": float(np.mean(budgets)) if budgets else math.nan,
+            "max_budget_epochs": float(np.max(budgets)) if budgets else math.nan,
+            "seeds_without_budget": float(sum(not math.isfinite(v) for v in needed.values())),
             "threshold": threshold,
         }
-        if loss.size < 2:
-            return ClaimResult("inconclusive", statistic, numbers, "fewer than 2 usable seeds")
-        text = f"{slow}'s loss at epoch {budget} in [{lo:.4g}, {hi:.4g}]"
-        verdict = interval_verdict(lo, hi, threshold, side="above")
-        detail = {
-            "supported": f"{text}, at chance",
-            "not supported": f"{text}: it learns",
-            "inconclusive": f"{text} contains {threshold:.4g}",
-        }[verdict]
-        return ClaimResult(verdict, statistic, numbers, detail)
+        return Evidence([comparison], numbers=numbers)
 
     return evaluate
 
@@ -294,30 +294,36 @@ STUDY = Study(
         "compensates with gain sqrt(2). MLPs of width 64 (tanh and ReLU; depth 5 with all "
         "five initializers, depth 30 with the three usable ones) are trained with SGD "
         "(momentum 0.9, lr 0.01, batch 100). Activation histograms, std and gradient ratios "
-        "are taken at initialization on a fixed batch of 500 training samples."
+        "are taken at initialization on a batch of 500 training samples. Seed s draws its own "
+        "validation split (hence that batch), initial weights and batch order, the same for "
+        "every arm of the seed (paired comparisons); seeds are added while a claim is "
+        "undecided."
     ),
-    data="MNIST-1D (mnist1d generator, seed 0): 3600 training / 400 validation (stratified, "
-    "fixed) / 1000 test samples, 40 features standardised on the training rows, 10 classes.",
+    data="MNIST-1D (mnist1d generator, seed 0, generated once): 3600 training / 400 "
+    "validation / 1000 test samples, 40 features standardised on the training rows (4000 "
+    "train + validation), 10 classes. The test set is fixed; each seed draws its own "
+    "stratified validation split, shared by every arm.",
     base_config=BASE_CONFIG,
     trial=trial,
-    stages=[Stage(name, arms, seeds=5) for name, arms in ARMS.items()],
+    stages=[Stage(name, arms) for name, arms in ARMS.items()],
     quick={"train": {"epochs": 2}},
     claims=[
         Claim(
             id="zeros_never_break_symmetry",
             text="Zero initialization leaves every unit of a hidden layer identical after "
             "training: the symmetry is never broken.",
-            statistic="largest difference between two units of a hidden layer (incoming "
-            f"weights and bias) after training, every zero-initialized trial, <= {SYMMETRY_TOL:g}",
+            statistic="per seed, the largest difference between two units of a hidden layer "
+            "(incoming weights and bias) after training, over the zero-initialized arms; "
+            f"claimed below {SYMMETRY_TOL:g}",
             evaluate=zeros_symmetric(),
         ),
         Claim(
             id="xavier_stalls_deep_relu",
             text="On the 30-layer ReLU net, Xavier initialization stays at chance loss "
             "(about ln 10) while Kaiming initialization trains (He et al. 2015, Fig. 3).",
-            statistic=f"final training loss: Xavier's 95% t-interval above ln 10 - "
-            f"{CHANCE_MARGIN:g}; Kaiming's below ln 10 - {TRAINS_MARGIN:g} and below "
-            "Xavier's (one-sided Wilcoxon signed-rank across seeds)",
+            statistic=f"per seed, the final training loss: Xavier's claimed above ln 10 - "
+            f"{CHANCE_MARGIN:g}, Kaiming's below ln 10 - {TRAINS_MARGIN:g}, and Kaiming's "
+            "minus Xavier's below 0 (all three needed)",
             evaluate=xavier_fails_deep_relu(
                 arm_name("relu", DEEP, "xavier_uniform"), arm_name("relu", DEEP, "kaiming_normal")
             ),
@@ -326,8 +332,8 @@ STUDY = Study(
             id="xavier_keeps_tanh_signal",
             text="With tanh on 5 layers, Xavier keeps the last / first hidden-layer "
             "activation-std ratio at least 3 times the standard init's (Glorot & Bengio 2010).",
-            statistic="per seed, log10 ratio (Xavier) - log10 ratio (standard); 95% "
-            "t-interval above log10 3",
+            statistic="per seed, log10 ratio (Xavier) - log10 ratio (standard), claimed above "
+            "log10 3",
             evaluate=paired_gap(
                 "act_std_ratio_log10",
                 arm_name("tanh", SHALLOW, "xavier_uniform"),
@@ -339,9 +345,9 @@ STUDY = Study(
             id="tiny_normal_does_not_learn",
             text="N(0, 0.01) on a 5-layer ReLU net does not learn within the budget that "
             "Kaiming needs.",
-            statistic=f"budget = most epochs Kaiming needs to reach {TARGET_ACC:.0%} "
-            "validation accuracy; N(0, 0.01)'s training loss at that epoch, 95% t-interval "
-            f"above ln 10 - {CHANCE_MARGIN:g}",
+            statistic=f"per seed, N(0, 0.01)'s training loss at the epoch Kaiming (same seed) "
+            f"first reaches {TARGET_ACC:.0%} validation accuracy, claimed above ln 10 - "
+            f"{CHANCE_MARGIN:g}; seeds where Kaiming never gets there are left out",
             evaluate=no_learning_within_budget(
                 arm_name("relu", SHALLOW, "normal"), arm_name("relu", SHALLOW, "kaiming_normal")
             ),

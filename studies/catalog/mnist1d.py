@@ -12,18 +12,24 @@ Conv1d layers with 25 channels (kernel 5 stride 2 padding 1, then kernel 3 strid
 padding 1 twice) and ReLU, flattened (25 x 5 = 125) into a Dense layer to 10 classes; Adam
 with learning rate 1e-2, batch 100, 6000 steps (150 epochs); PyTorch's default layer
 initialisation (init="standard", U[-1/sqrt(fan_in), 1/sqrt(fan_in)]). The data set is
-the paper's (generator seed 42) without further scaling; a trial's seed changes the weights
-and the batch order. The curves are on the test set, as in the paper: nothing is tuned here.
+generated once, as in the paper (generator seed 42), without further scaling; a trial's seed
+draws its own stratified 4000 / 1000 train/test split of those 5000 samples (the same rows
+for the original and the shuffled sequences), the weights and the batch order, all shared by
+the arms of that seed. Seeds are added while a claim is undecided, with Pocock-type
+boundaries (the paper's gaps are large and the CNN is the costliest trial of the catalogue,
+so the design may stop at the first look). The curves are on the
+test set, as in the paper: nothing is tuned here.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from sklearn.model_selection import train_test_split
 
 from dlkit import data, losses, nn, optim, train
-from studies.engine.claims import paired_gap, paired_samples
-from studies.engine.spec import Arm, Claim, ClaimResult, Plot, Study, TrialResult
-from studies.stats import band_verdict, equivalent_paired, t_interval
+from studies.engine.claims import paired_equivalence, paired_gap, usable_rows
+from studies.engine.spec import Arm, Claim, Plot, Study, TrialResult
+from studies.stats import Comparison, Evidence, SequentialDesign
 
 #: Published test accuracies (Greydanus 2020, Table 1; shuffled CNN from Fig. 3 / Sec. 3).
 PUBLISHED = {"logistic": 0.32, "mlp": 0.68, "cnn": 0.94, "cnn_shuffled": 0.56}
@@ -54,14 +60,42 @@ def build_model(kind: str, rng: np.random.Generator) -> nn.Sequential:
     raise ValueError(f"unknown model {kind!r}; valid choices: cnn, logistic, mlp")
 
 
-def trial(config: dict) -> TrialResult:
-    """Train one model on (possibly shuffled) MNIST-1D; curves and summary on the test set."""
+def split(config: dict, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    """The generated MNIST-1D set, split anew into train and test rows by ``rng``.
+
+    Parameters
+    ----------
+    config : dict
+        ``data.seed`` (the generator's seed) and ``shuffle_seq``.
+    rng : numpy.random.Generator
+        Draws the stratified split; it keeps the generator's sizes (4000 / 1000).
+
+    Returns
+    -------
+    X_train : ndarray, shape (4000, 40), float32
+    y_train : ndarray, shape (4000,)
+    X_test : ndarray, shape (1000, 40)
+    y_test : ndarray, shape (1000,)
+    """
     ds = data.load(
         "mnist1d", seed=config["data"]["seed"], scale="none", shuffle_seq=config["shuffle_seq"]
     )
+    X_train, X_test, y_train, y_test = train_test_split(
+        np.concatenate([ds.X_train, ds.X_test]),
+        np.concatenate([ds.y_train, ds.y_test]),
+        test_size=len(ds.y_test),
+        stratify=np.concatenate([ds.y_train, ds.y_test]),
+        random_state=int(rng.integers(2**32)),
+    )
+    return X_train, y_train, X_test, y_test
+
+
+def trial(config: dict) -> TrialResult:
+    """Train one model on (possibly shuffled) MNIST-1D; curves and summary on the test set."""
     rng = np.random.default_rng(config["seed"])
+    # A child stream draws the split; ``rng`` itself draws the weights, then the batch order.
+    X_train, y_train, X_test, y_test = split(config, rng.spawn(1)[0])
     model = build_model(config["model"], rng)
-    X_train, X_test = ds.X_train, ds.X_test
     if config["model"] == "cnn":
         X_train, X_test = X_train[:, None, :], X_test[:, None, :]
     opt = optim.build("adam", model.parameters(), lr=config["lr"])
@@ -70,11 +104,11 @@ def trial(config: dict) -> TrialResult:
         losses.CrossEntropyLoss(),
         opt,
         X_train,
-        ds.y_train,
+        y_train,
         epochs=config["epochs"],
         batch_size=config["batch_size"],
         X_val=X_test,
-        y_val=ds.y_test,
+        y_val=y_test,
         rng=rng,
     )
     # fit's validation set is the test set here: name the curves for what they are
@@ -102,55 +136,34 @@ def matches_published(
     *,
     published: float,
     tolerance: float = TOLERANCE,
-    alpha: float = 0.05,
 ):
-    """Evaluator of "the mean of metric of arm is within ±tolerance of published"
-    by two one-sided tests: the 1 - 2 alpha t-interval of the mean must lie inside the band."""
+    """Evaluator of "the mean of ``metric`` of ``arm`` is within ±``tolerance`` of
+    ``published``": per seed, ``metric - published``, claimed within ±``tolerance`` (two
+    one-sided t-tests)."""
 
-    def evaluate(summaries, histories) -> ClaimResult:
-        rows = summaries[(summaries["arm"] == arm) & (summaries["status"] == "ok")]
+    def evaluate(summaries, histories) -> Evidence:
+        rows = usable_rows(summaries, arm=arm).sort_values("seed")
+        rows = rows[np.isfinite(rows[metric].to_numpy(float))]
         x = rows[metric].to_numpy(float)
-        x = x[np.isfinite(x)]
-        level = 1 - 2 * alpha
-        lo_band, hi_band = published - tolerance, published + tolerance
-        statistic = (
-            f"TOST: {level:.0%} t-interval of the mean over {x.size} seeds inside "
-            f"the published {published:.2f} ± {tolerance:.2f}"
+        comparison = Comparison(
+            x - published,
+            rows["seed"].astype(int),
+            "equivalence",
+            "t",
+            margin=tolerance,
+            reference=published,
+            label=f"{arm} {metric}",
+            arms=(arm,),
         )
-        if x.size < 2:
-            return ClaimResult(
-                "inconclusive", statistic, {"n": float(x.size)}, "fewer than 2 finished seeds"
-            )
-        mean, lo, hi = t_interval(x, confidence=level)
-        numbers = {
-            "n": float(x.size),
-            "mean": mean,
-            "ci_lo": lo,
-            "ci_hi": hi,
-            "published": published,
-            "tolerance": tolerance,
-        }
-        ci = f"[{lo:.3f}, {hi:.3f}]"
-        verdict = band_verdict(lo, hi, lo_band, hi_band)
-        where = {"supported": "inside", "not supported": "outside", "inconclusive": "crosses"}
-        band = "the band " if verdict == "inconclusive" else ""
-        detail = (
-            f"mean {mean:.3f}, interval {ci} {where[verdict]} {band}[{lo_band:.2f}, {hi_band:.2f}]"
-        )
-        return ClaimResult(verdict, statistic, numbers, detail)
+        return Evidence([comparison], numbers={"published": published, "tolerance": tolerance})
 
     return evaluate
 
 
 def shuffle_harmless(model: str, margin: float = 0.03):
-    """Evaluator of "shuffling moves model by less than margin" (paired TOST)."""
-
-    def evaluate(summaries, histories) -> ClaimResult:
-        ok = summaries[summaries["status"] == "ok"]
-        a, b, _ = paired_samples(ok, "final_test_acc", model, f"{model}_shuffled")
-        return equivalent_paired(a, b, margin=margin, names=(model, f"{model}_shuffled"))
-
-    return evaluate
+    """Evaluator of "shuffling moves ``model`` by less than ``margin``": per seed, the test
+    accuracy on the original minus on the shuffled sequences, claimed within ±``margin``."""
+    return paired_equivalence("final_test_acc", model, f"{model}_shuffled", margin=margin)
 
 
 def _arm(model: str, shuffled: bool) -> Arm:
@@ -169,17 +182,25 @@ METRICS = {
     "train_time": "lower",
 }
 
+#: Pocock-type spending: the paper's gaps are tens of points and a CNN trial costs ~12 s, so
+#: a design that can stop at the first look when the effect is that large saves most of the
+#: cost; both spending rules hold each wrong verdict at alpha (studies.stats.sequential).
+DESIGN = SequentialDesign(looks=(5, 10, 15, 20), spending="pocock")
+
 STUDY = Study(
     name="mnist1d",
     metrics=METRICS,
+    design=DESIGN,
     question=(
         "Do logistic regression, an MLP and a CNN trained in NumPy reproduce the MNIST-1D "
         "paper's test accuracies (32 %, 68 %, 94 %), and does shuffling the sequence hurt "
         "only the CNN?"
     ),
     description=__doc__,
-    data="MNIST-1D (mnist1d package, generated offline, generator seed 42): 4000 train / "
-    "1000 test samples of length 40, 10 classes; original and shuffled-sequence variants",
+    data="MNIST-1D (mnist1d package, generated offline once, generator seed 42): 5000 "
+    "samples of length 40, 10 classes, split per seed into 4000 train / 1000 test "
+    "(stratified; the paper uses the package's one split); original and shuffled-sequence "
+    "variants of the same rows",
     base_config={
         "model": "mlp",
         "shuffle_seq": False,
@@ -193,7 +214,6 @@ STUDY = Study(
         for model in ("logistic", "mlp", "cnn")
         for shuffled in (False, True)
     },
-    seeds=3,
     quick={"epochs": 8},
     quick_seeds=2,
     trial=trial,
@@ -202,40 +222,46 @@ STUDY = Study(
             "logistic_matches_paper",
             f"Logistic regression reaches the paper's {PUBLISHED['logistic']:.0%} test "
             f"accuracy (± {TOLERANCE:.0%}).",
-            "TOST against the published value",
+            f"per seed, the final test accuracy minus the published {PUBLISHED['logistic']:g}, "
+            f"claimed within ±{TOLERANCE:g}",
             matches_published("logistic", published=PUBLISHED["logistic"]),
         ),
         Claim(
             "mlp_matches_paper",
             f"The MLP reaches the paper's {PUBLISHED['mlp']:.0%} test accuracy "
             f"(± {TOLERANCE:.0%}).",
-            "TOST against the published value",
+            f"per seed, the final test accuracy minus the published {PUBLISHED['mlp']:g}, "
+            f"claimed within ±{TOLERANCE:g}",
             matches_published("mlp", published=PUBLISHED["mlp"]),
         ),
         Claim(
             "cnn_matches_paper",
             f"The CNN reaches the paper's {PUBLISHED['cnn']:.0%} test accuracy "
             f"(± {TOLERANCE:.0%}).",
-            "TOST against the published value",
+            f"per seed, the final test accuracy minus the published {PUBLISHED['cnn']:g}, "
+            f"claimed within ±{TOLERANCE:g}",
             matches_published("cnn", published=PUBLISHED["cnn"]),
         ),
         Claim(
             "shuffle_hurts_cnn",
             "Shuffling the sequence costs the CNN at least 20 points of test accuracy "
             "(paper: 94 % -> 56 %).",
-            "paired drop across seeds, one-sided t-bound",
-            paired_gap("final_test_acc", "cnn", "cnn_shuffled", threshold=0.20, confidence=0.90),
+            "per seed, the CNN's test accuracy on the original minus on the shuffled "
+            "sequences, claimed above 0.20",
+            paired_gap("final_test_acc", "cnn", "cnn_shuffled", threshold=0.20),
         ),
         Claim(
             "shuffle_harmless_logistic",
             "Shuffling the sequence moves logistic regression by less than 3 points.",
-            "paired TOST, margin 0.03",
+            "per seed, test accuracy on the original minus on the shuffled sequences, "
+            "claimed within ±0.03",
             shuffle_harmless("logistic"),
         ),
         Claim(
             "shuffle_harmless_mlp",
             "Shuffling the sequence moves the MLP by less than 3 points.",
-            "paired TOST, margin 0.03",
+            "per seed, test accuracy on the original minus on the shuffled sequences, "
+            "claimed within ±0.03",
             shuffle_harmless("mlp"),
         ),
     ],

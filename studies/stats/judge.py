@@ -58,7 +58,7 @@ NUMBER_KEYS = (
     "statistic",
     "boundary",
 )
-_TEST_NAMES = {"t": "paired t-test", "permutation": "sign-flip permutation test"}
+_TEST_NAMES = {"t": "t-test of the per-seed values", "permutation": "sign-flip permutation test"}
 _SPENDING_NAMES = {
     "obrien_fleming": "O'Brien-Fleming-type",
     "pocock": "Pocock-type",

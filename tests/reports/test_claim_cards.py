@@ -113,7 +113,7 @@ def test_card_leads_with_verdict_and_key_number(page, three_claims):
     assert part["mean"] < part["ci_hi"] < 0  # a supported "below 0" claim
     how = (
         f"decided at look 2 of 4 (10 seeds): t = {signed(part['statistic'])} crossed the "
-        f"boundary \u00b1{part['boundary']:.3g}; paired t-test; "
+        f"boundary \u00b1{part['boundary']:.3g}; t-test; "
         f"Holm level 0.0167 of \u03b1 0.05 across 3 claims"
     )
     assert how in lead
@@ -134,7 +134,7 @@ def test_not_supported_and_inconclusive_cards(page, three_claims):
     assert (
         f"undecided after the last look (20 seeds): t = {signed(part['statistic'])} "
         f"stayed within \u00b1{part['boundary']:.3g}; about {needed} "
-        "seeds would decide it with 80% power at the observed effect; paired t-test; "
+        "seeds would decide it with 80% power at the observed effect; t-test; "
         "Holm level 0.05 of \u03b1 0.05 across 3 claims"
     ) in lead
 
@@ -294,7 +294,7 @@ def test_labels_from_study_code_are_escaped(lean):
     assert len(_svgs(body)) == 2
     lead = text_of(body.split("<details")[0])
     assert "(claimed above 0.9)" in lead and "second: sign-flip p = " in lead
-    assert "sign-flip permutation test and paired t-test" in lead
+    assert "sign-flip permutation test and t-test" in lead
     assert summary["claims"][0]["key"][0]["label"] == f"acc {XSS}"
 
 

@@ -14,9 +14,9 @@ from dlkit import diagnostics, losses, nn
 from studies.catalog import _deep_mlp as deep_mlp
 from studies.catalog import activations as act
 from studies.engine import registry
-from studies.engine.claims import all_of
 from studies.engine.config import deep_merge
 from studies.engine.spec import Study
+from studies.stats import Comparison, Evidence, SequentialDesign, judge_claims
 
 
 def declared_keys(study: Study) -> tuple[set[str], set[str], set[str]]:
@@ -145,6 +145,28 @@ def test_dead_fraction_is_mean_over_hidden_layers():
     assert metrics["dead_frac"] == 0.5
 
 
+def test_every_seed_draws_its_own_split_shared_by_the_arms(monkeypatch):
+    """train_mlp: seed s draws the validation split (and the diagnostic batch); every arm of
+    that seed trains on the same rows, whatever its activation."""
+    seen = []
+    original = deep_mlp.train.fit
+
+    def spy(model, loss, opt, X, y, **kwargs):
+        seen.append((X.copy(), kwargs["X_val"].copy()))
+        return original(model, loss, opt, X[:100], y[:100], **{**kwargs, "epochs": 1})
+
+    monkeypatch.setattr(deep_mlp.train, "fit", spy)
+    base = deep_merge(act.BASE_CONFIG, {"model": {"depth": 2}})
+    for seed, activation in [(0, "relu"), (0, "tanh"), (1, "relu")]:
+        config = deep_merge(base, {"model": {"activation": activation}})
+        deep_mlp.train_mlp({**config, "seed": seed, "arm": activation})
+    (X0, V0), (X0_tanh, V0_tanh), (X1, V1) = seen
+    np.testing.assert_array_equal(X0, X0_tanh)
+    np.testing.assert_array_equal(V0, V0_tanh)
+    assert V0.shape == V1.shape == (400, 40)
+    assert not np.array_equal(V0, V1) and not np.array_equal(X0[:500], X1[:500])
+
+
 @pytest.mark.slow
 def test_quick_run_logs_every_declared_metric(store):
     check_quick_run(act.STUDY, store, act.SUMMARY_KEYS)
@@ -177,8 +199,21 @@ def claim(claim_id: str):
 NO_HISTORY = pd.DataFrame(columns=["stage", "arm", "seed", "epoch"])
 
 
+def verdict(evidence: Evidence) -> str:
+    """The verdict of one claim's evidence alone, judged at one look holding all its seeds
+    (a fixed-sample test at alpha 0.05)."""
+    n = max(max(c.seeds, default=0) for c in evidence.comparisons) + 1
+    (judgement,) = judge_claims([evidence], SequentialDesign(looks=(max(n, 2),)), reached=1)
+    return judgement.status
+
+
+def part(evidence: Evidence, name: str = "") -> Comparison:
+    """The comparison of ``evidence`` named ``name``."""
+    return next(c for c in evidence.comparisons if c.name == name)
+
+
 @pytest.mark.parametrize(
-    ("sigmoid", "relu", "verdict"),
+    ("sigmoid", "relu", "expected"),
     [
         ([-5.0, -5.2, -4.9, -5.1, -5.0], [0.1, 0.0, -0.1, 0.05, 0.0], "supported"),
         ([-1.2, -1.3, -1.1, -1.25, -1.2], [0.1, 0.0, -0.1, 0.05, 0.0], "not supported"),
@@ -194,11 +229,17 @@ NO_HISTORY = pd.DataFrame(columns=["stage", "arm", "seed", "epoch"])
         ("vanishing_gradient_digits", "/common/digits"),
     ],
 )
-def test_vanishing_gradient_claim(sigmoid, relu, verdict, claim_id, suffix):
+def test_vanishing_gradient_claim(sigmoid, relu, expected, claim_id, suffix):
     frame = summaries({f"sigmoid{suffix}": sigmoid, f"relu{suffix}": relu}, "grad_ratio_init_log10")
-    result = claim(claim_id)(frame, NO_HISTORY)
-    assert result.verdict == verdict
-    assert result.numbers[f"sigmoid{suffix}.n"] == 5
+    evidence = claim(claim_id)(frame, NO_HISTORY)
+    low, high = part(evidence, f"sigmoid{suffix}"), part(evidence, f"relu{suffix}")
+    # one-sample series against the thresholds, one arm each
+    np.testing.assert_allclose(low.values, np.array(sigmoid) + 2.0)
+    np.testing.assert_allclose(high.values, np.array(relu) + 1.0)
+    assert (low.alternative, low.reference, low.arms) == ("less", -2.0, (f"sigmoid{suffix}",))
+    assert (high.alternative, high.reference, high.arms) == ("greater", -1.0, (f"relu{suffix}",))
+    assert low.seeds == high.seeds == (0, 1, 2, 3, 4)
+    assert verdict(evidence) == expected
 
 
 @pytest.mark.parametrize(
@@ -209,38 +250,66 @@ def test_vanishing_gradient_claim(sigmoid, relu, verdict, claim_id, suffix):
     ],
 )
 def test_relu_family_faster_claim(claim_id, suffix):
-    fast = {f"{a}{suffix}": [3, 4, 3, 5, 4] for a in act.RELU_FAMILY}
-    frame = summaries({**fast, f"sigmoid{suffix}": [math.inf] * 5}, "epochs_to_target")
-    result = claim(claim_id)(frame, NO_HISTORY)
-    assert result.verdict == "supported"
-    assert result.numbers["mean_b"] == 13.0  # never reached: censored at epochs + 1
-    slow = {f"{a}{suffix}": [math.inf] * 5 for a in act.RELU_FAMILY}
+    family = [f"{a}{suffix}" for a in act.RELU_FAMILY]
+    fast = {arm: [3, 4, 3, 5, 4] for arm in family}
+    fast[family[0]] = [5, 4, 3, 5, 6]
+    frame = summaries(
+        {**fast, f"sigmoid{suffix}": [math.inf, 9, math.inf, 8, 7]}, "epochs_to_target"
+    )
+    evidence = claim(claim_id)(frame, NO_HISTORY)
+    (c,) = evidence.comparisons
+    # per seed: the family's mean minus sigmoid's, never reached = 12 epochs + 1
+    family_mean = (np.array([5, 4, 3, 5, 6]) + 3 * np.array([3, 4, 3, 5, 4])) / 4
+    np.testing.assert_allclose(c.values, family_mean - np.array([13, 9, 13, 8, 7]))
+    assert c.seeds == (0, 1, 2, 3, 4)
+    assert (c.alternative, c.test) == ("less", "permutation")
+    assert c.arms == (*family, f"sigmoid{suffix}")
+    assert evidence.numbers["censored_at"] == 13.0
+    assert verdict(evidence) == "supported"
+    slow = {arm: [math.inf] * 5 for arm in family}
     frame = summaries({**slow, f"sigmoid{suffix}": [3, 4, 3, 5, 4]}, "epochs_to_target")
-    assert claim(claim_id)(frame, NO_HISTORY).verdict == "not supported"
-    tied = summaries({**fast, f"sigmoid{suffix}": [3, 4, 3, 5, 4]}, "epochs_to_target")
-    assert claim(claim_id)(tied, NO_HISTORY).verdict == "inconclusive"
+    assert verdict(claim(claim_id)(frame, NO_HISTORY)) == "not supported"
+    mixed = summaries({**fast, f"sigmoid{suffix}": [2, 5, 2, 6, 3]}, "epochs_to_target")
+    assert verdict(claim(claim_id)(mixed, NO_HISTORY)) == "inconclusive"
+    # a seed without a usable value for one arm leaves that seed out
+    gap = frame[~((frame["arm"] == family[1]) & (frame["seed"] == 2))]
+    assert claim(claim_id)(gap, NO_HISTORY).comparisons[0].seeds == (0, 1, 3, 4)
 
 
 @pytest.mark.parametrize(
-    ("high", "verdict"),
+    ("high", "expected"),
     [
         ([0.30, 0.42, 0.25, 0.35, 0.38], "supported"),
         ([0.03, 0.05, 0.02, 0.04, 0.03], "not supported"),
         ([0.05, 0.40, 0.02, 0.30, 0.03], "inconclusive"),
     ],
 )
-def test_dying_relu_claim(high, verdict):
+def test_dying_relu_claim(high, expected):
     low = [0.01, 0.02, 0.0, 0.03, 0.01]
     frame = summaries({act.HIGH_LR_ARM: high, act.LOW_LR_ARM: low}, "dead_frac_final")
-    assert claim("dying_relu_high_lr")(frame, NO_HISTORY).verdict == verdict
+    evidence = claim("dying_relu_high_lr")(frame, NO_HISTORY)
+    (c,) = evidence.comparisons
+    np.testing.assert_allclose(c.values, np.array(high) - np.array(low) - 0.10)
+    assert (c.alternative, c.reference, c.arms) == (
+        "greater",
+        0.10,
+        (act.HIGH_LR_ARM, act.LOW_LR_ARM),
+    )
+    assert verdict(evidence) == expected
 
 
-def test_all_of_joins_verdicts():
-    from studies.engine.spec import ClaimResult
-
-    yes, no = ClaimResult("supported", "s", {"x": 1.0}), ClaimResult("not supported", "s")
-    maybe = ClaimResult("inconclusive", "s")
-    assert all_of([("a", yes), ("b", yes)], "s").verdict == "supported"
-    assert all_of([("a", yes), ("b", maybe)], "s").verdict == "inconclusive"
-    assert all_of([("a", maybe), ("b", no)], "s").verdict == "not supported"
-    assert all_of([("a", yes)], "s").numbers == {"a.x": 1.0}
+def test_claims_name_only_arms_of_the_study():
+    arms = {name for stage in act.STUDY.stages for name in stage.arms}
+    columns = {"grad_ratio_init_log10": 0.0, "epochs_to_target": 3.0, "dead_frac_final": 0.1}
+    frame = pd.DataFrame(
+        [
+            {"stage": "x", "arm": arm, "seed": seed, "status": "ok", "config.train.epochs": 12}
+            | columns
+            for arm in arms
+            for seed in range(3)
+        ]
+    )
+    for c in act.STUDY.claims:
+        evidence = c.evaluate(frame, NO_HISTORY)
+        assert evidence.arms and set(evidence.arms) <= arms, c.id
+        assert all(comp.seeds == (0, 1, 2) for comp in evidence.comparisons), c.id

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from plot_checks import check_metrics_declared, check_plots
 from sklearn.model_selection import KFold, cross_val_score
+from test_activations_study import part, verdict
 from threadpoolctl import threadpool_limits
 
 from dlkit import classic
@@ -169,38 +170,88 @@ def _frame(values: dict[str, list[float]], metric: str, **extra) -> pd.DataFrame
 def test_bias_claim():
     small = [0.005, -0.004, 0.006, 0.003, -0.002, 0.004]
     large = [0.03, 0.025, 0.035, 0.028, 0.031, 0.027]
-    result = cv.abs_bias_shrinks(_frame({"kfold_10": small, "kfold_2": large}, "bias"), None)
-    assert result.verdict == "supported"
-    assert result.numbers["bias_k2"] == pytest.approx(np.mean(large))
+    evidence = cv.abs_bias_shrinks(_frame({"kfold_10": small, "kfold_2": large}, "bias"), None)
+    closer, same_side = (part(evidence, name) for name in ("closer", "same_side"))
+    # per seed: b2 - b10 > 0 and b2 + b10 > 0, i.e. |b10| < b2
+    np.testing.assert_allclose(closer.values, np.array(large) - np.array(small))
+    np.testing.assert_allclose(same_side.values, np.array(large) + np.array(small))
+    for c in (closer, same_side):
+        assert (c.alternative, c.arms, c.seeds) == (
+            "greater",
+            ("kfold_2", "kfold_10"),
+            tuple(range(6)),
+        )
+    assert evidence.numbers["bias_k2"] == pytest.approx(np.mean(large))
+    assert verdict(evidence) == "supported"
     flipped = _frame({"kfold_10": large, "kfold_2": small}, "bias")
-    assert cv.abs_bias_shrinks(flipped, None).verdict == "not supported"
-    noisy = _frame({"kfold_10": small, "kfold_2": [-v for v in small]}, "bias")
-    assert cv.abs_bias_shrinks(noisy, None).verdict == "inconclusive"
+    assert verdict(cv.abs_bias_shrinks(flipped, None)) == "not supported"
+    # 10-fold overshoots to the optimistic side by more than 2-fold's pessimism
+    overshoot = _frame({"kfold_10": [-v - 0.01 for v in large], "kfold_2": large}, "bias")
+    assert verdict(cv.abs_bias_shrinks(overshoot, None)) == "not supported"
+    noisy = _frame({"kfold_10": small, "kfold_2": [v + 0.001 for v in small[::-1]]}, "bias")
+    assert verdict(cv.abs_bias_shrinks(noisy, None)) == "inconclusive"
 
 
 def test_stratified_variance_claim():
     plain = {f"kfold_{k}": [0.004 + 0.0001 * s for s in range(3)] for k in cv.K_GRID}
+    plain["holdout"] = [0.01, 0.012, 0.011]
     strat = {f"skfold_{k}": [0.003 + 0.0001 * s for s in range(3)] for k in cv.K_GRID}
-    result = cv.stratified_variance_lower(_frame(plain | strat, "variance"), None)
-    assert result.verdict == "supported" and result.numbers["n"] == 12
-    result = cv.stratified_variance_lower(
-        _frame(
-            plain | {k: list(v) for k, v in zip(strat, plain.values(), strict=True)}, "variance"
-        ),
-        None,
+    strat["sholdout"] = [0.008, 0.009, 0.0095]
+    evidence = cv.stratified_variance_lower(_frame(plain | strat, "variance"), None)
+    (c,) = evidence.comparisons
+    # per seed: the mean over the five estimators of log(stratified / unstratified variance)
+    expected = np.mean(
+        [np.log(np.array(strat[f"s{p}"]) / np.array(plain[p])) for p in plain], axis=0
     )
-    assert result.verdict == "inconclusive"
+    np.testing.assert_allclose(c.values, expected)
+    assert c.seeds == (0, 1, 2) and c.alternative == "less"
+    assert set(c.arms) == set(plain) | set(strat)
+    assert verdict(evidence) == "supported"
+    # stratification helps in one seed and hurts in the next: no clear direction
+    factor = [0.8, 1.2, 1.05]
+    mixed = plain | {f"s{k}": [v * f for v, f in zip(vs, factor)] for k, vs in plain.items()}
+    evidence = cv.stratified_variance_lower(_frame(mixed, "variance"), None)
+    np.testing.assert_allclose(evidence.comparisons[0].values, np.log(factor))
+    assert verdict(evidence) == "inconclusive"
 
 
 def test_naive_variance_claim():
     arms = [f"kfold_{k}" for k in cv.K_GRID]
     variance = {a: [0.004, 0.005, 0.0045, 0.0042, 0.0048] for a in arms}
 
-    def judge(ratio):
+    def evaluate(ratio):
         naive = {a: [ratio * v for v in variance[a]] for a in arms}
-        return cv.naive_variance_underestimates(
-            _frame(variance, "variance", naive_var=naive), None
-        ).verdict
+        return cv.naive_variance_underestimates(_frame(variance, "variance", naive_var=naive), None)
 
-    assert judge(0.5) == "supported"
-    assert judge(0.95) == "not supported"
+    evidence = evaluate(0.5)
+    assert [c.name for c in evidence.comparisons] == [f"k={k}" for k in cv.K_GRID]
+    for k, c in zip(cv.K_GRID, evidence.comparisons, strict=True):
+        # naive - 0.8 variance per seed: its mean below 0 is the ratio of means below 0.8
+        np.testing.assert_allclose(
+            c.values, (0.5 - cv.VAR_RATIO) * np.array(variance[f"kfold_{k}"])
+        )
+        assert (c.alternative, c.arms, c.seeds) == ("less", (f"kfold_{k}",), tuple(range(5)))
+        assert evidence.numbers[f"k={k}.ratio"] == pytest.approx(0.5)
+    assert verdict(evidence) == "supported"
+    assert verdict(evaluate(0.95)) == "not supported"
+
+
+def test_test_tuning_claim_pairs_columns_within_the_test_set_arm():
+    rows = [
+        {
+            "stage": "selection",
+            "arm": arm,
+            "seed": s,
+            "status": "ok",
+            "reported_acc": 0.78 + 0.01 * s,
+            "fresh_acc": 0.75 + 0.005 * s,
+        }
+        for arm in ("select_kfold", "select_test_set")
+        for s in range(4)
+    ]
+    claim = next(c for c in cv.STUDY.claims if c.id == "test_tuning_optimistic")
+    evidence = claim.evaluate(pd.DataFrame(rows), None)
+    (c,) = evidence.comparisons
+    np.testing.assert_allclose(c.values, [0.03 + 0.005 * s for s in range(4)])
+    assert (c.alternative, c.arms, c.seeds) == ("greater", ("select_test_set",), (0, 1, 2, 3))
+    assert verdict(evidence) == "supported"

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from test_activations_study import NO_HISTORY, check_quick_run, summaries
+from test_activations_study import NO_HISTORY, check_quick_run, part, summaries, verdict
 
 from studies.catalog import _deep_mlp as deep_mlp
 from studies.catalog import init as init_study
@@ -92,71 +92,91 @@ def test_zeros_claim():
     def frame(spreads):
         rows = [
             {
-                "arm": f"x/{init}",
+                "arm": f"{init}-{depth}",
                 "seed": s,
                 "status": "ok",
                 "config.model.init": init,
                 "unit_spread": v,
                 "weight_change": v,
             }
-            for init, values in spreads.items()
+            for (init, depth), values in spreads.items()
             for s, v in enumerate(values)
         ]
         return pd.DataFrame(rows)
 
     evaluate = claim("zeros_never_break_symmetry")
-    ok = evaluate(frame({"zeros": [0.0] * 4, "xavier_uniform": [0.5] * 4}), NO_HISTORY)
-    assert ok.verdict == "supported" and ok.numbers["min_spread_random_inits"] == 0.5
-    bad = evaluate(frame({"zeros": [0.0, 0.0, 0.2, 0.0]}), NO_HISTORY)
-    assert bad.verdict == "not supported"
-    assert evaluate(frame({"zeros": [0.0]}), NO_HISTORY).verdict == "inconclusive"
+    ok = evaluate(
+        frame({("zeros", 5): [0.0] * 4, ("zeros", 6): [0.0] * 4, ("xavier", 5): [0.5] * 4}),
+        NO_HISTORY,
+    )
+    (c,) = ok.comparisons
+    # per seed: the largest spread over the zero-initialized arms, minus the tolerance
+    assert c.values == (-init_study.SYMMETRY_TOL,) * 4 and c.seeds == (0, 1, 2, 3)
+    assert (c.alternative, c.test, c.arms) == ("less", "t", ("zeros-5", "zeros-6"))
+    assert ok.numbers["min_spread_random_inits"] == 0.5
+    assert verdict(ok) == "supported"
+    bad = evaluate(frame({("zeros", 5): [0.0, 0.0, 0.2, 0.0], ("zeros", 6): [0.3] * 4}), NO_HISTORY)
+    np.testing.assert_allclose(bad.comparisons[0].values, np.array([0.3, 0.3, 0.3, 0.3]) - 1e-6)
+    assert verdict(bad) == "not supported"
+    # one seed that broke symmetry keeps the claim from being supported
+    one = evaluate(frame({("zeros", 5): [0.0, 0.0, 0.2, 0.0]}), NO_HISTORY)
+    assert verdict(one) == "inconclusive" and "1 of 4 seeds" in one.detail
 
 
 @pytest.mark.parametrize(
-    ("xavier", "kaiming", "verdict"),
+    ("xavier", "kaiming", "expected"),
     [
         ([2.3026, 2.3025, 2.3027, 2.3026, 2.3026], [1.3, 1.35, 1.28, 1.4, 1.33], "supported"),
         ([1.9, 1.8, 2.0, 1.85, 1.95], [1.3, 1.35, 1.28, 1.4, 1.33], "not supported"),
         ([2.3026, 2.3025, 2.3027, 2.3026, 2.3026], [2.3, 2.29, 2.31, 2.3, 2.3], "not supported"),
     ],
 )
-def test_deep_relu_claim(xavier, kaiming, verdict):
-    frame = summaries(
-        {
-            init_study.arm_name("relu", 30, "xavier_uniform"): xavier,
-            init_study.arm_name("relu", 30, "kaiming_normal"): kaiming,
-        },
-        "final_train_loss",
+def test_deep_relu_claim(xavier, kaiming, expected):
+    x_arm = init_study.arm_name("relu", 30, "xavier_uniform")
+    k_arm = init_study.arm_name("relu", 30, "kaiming_normal")
+    frame = summaries({x_arm: xavier, k_arm: kaiming}, "final_train_loss")
+    evidence = claim("xavier_stalls_deep_relu")(frame, NO_HISTORY)
+    at_chance, trains, lower = (
+        part(evidence, name)
+        for name in ("xavier_at_chance", "kaiming_trains", "kaiming_below_xavier")
     )
-    assert claim("xavier_stalls_deep_relu")(frame, NO_HISTORY).verdict == verdict
+    np.testing.assert_allclose(at_chance.values, np.array(xavier) - (CHANCE - 0.02))
+    assert (at_chance.alternative, at_chance.arms) == ("greater", (x_arm,))
+    np.testing.assert_allclose(trains.values, np.array(kaiming) - (CHANCE - 0.1))
+    assert (trains.alternative, trains.arms) == ("less", (k_arm,))
+    np.testing.assert_allclose(lower.values, np.array(kaiming) - np.array(xavier))
+    assert (lower.alternative, lower.arms) == ("less", (k_arm, x_arm))
+    assert verdict(evidence) == expected
 
 
 @pytest.mark.parametrize(
-    ("standard", "verdict"),
+    ("standard", "expected"),
     [
         ([-1.0, -1.02, -0.98, -1.0, -1.01], "supported"),
         ([-0.4, -0.42, -0.38, -0.4, -0.41], "not supported"),
     ],
 )
-def test_tanh_std_ratio_claim(standard, verdict):
+def test_tanh_std_ratio_claim(standard, expected):
     xavier = [-0.27, -0.25, -0.26, -0.28, -0.26]
-    frame = summaries(
-        {
-            init_study.arm_name("tanh", 5, "xavier_uniform"): xavier,
-            init_study.arm_name("tanh", 5, "standard"): standard,
-        },
-        "act_std_ratio_log10",
-    )
-    assert claim("xavier_keeps_tanh_signal")(frame, NO_HISTORY).verdict == verdict
+    x_arm = init_study.arm_name("tanh", 5, "xavier_uniform")
+    s_arm = init_study.arm_name("tanh", 5, "standard")
+    frame = summaries({x_arm: xavier, s_arm: standard}, "act_std_ratio_log10")
+    evidence = claim("xavier_keeps_tanh_signal")(frame, NO_HISTORY)
+    (c,) = evidence.comparisons
+    np.testing.assert_allclose(c.values, np.array(xavier) - np.array(standard) - math.log10(3))
+    assert (c.alternative, c.reference, c.arms) == ("greater", math.log10(3), (x_arm, s_arm))
+    assert verdict(evidence) == expected
+
+
+FAST = init_study.arm_name("relu", 5, "kaiming_normal")
+SLOW = init_study.arm_name("relu", 5, "normal")
 
 
 def budget_frames(needed, slow_losses):
     """Kaiming's epochs to target per seed, and the slow arm's per-epoch training loss."""
-    fast = init_study.arm_name("relu", 5, "kaiming_normal")
-    slow = init_study.arm_name("relu", 5, "normal")
-    frame = summaries({fast: needed, slow: [math.inf] * len(needed)}, "epochs_to_target")
+    frame = summaries({FAST: needed, SLOW: [math.inf] * len(needed)}, "epochs_to_target")
     rows = [
-        {"stage": "main", "arm": slow, "seed": s, "epoch": e, "train_loss": loss}
+        {"stage": "main", "arm": SLOW, "seed": s, "epoch": e, "train_loss": loss}
         for s, per_epoch in enumerate(slow_losses)
         for e, loss in enumerate(per_epoch)
     ]
@@ -165,16 +185,27 @@ def budget_frames(needed, slow_losses):
 
 def test_tiny_normal_claim():
     evaluate = claim("tiny_normal_does_not_learn")
-    stuck = [[CHANCE + 0.001 * s] * 13 for s in range(3)]
+    threshold = CHANCE - init_study.CHANCE_MARGIN
+    # the slow arm's loss falls by 0.001 an epoch: each seed is read at its own budget
+    stuck = [[CHANCE + 0.01 * s - 0.001 * e for e in range(13)] for s in range(3)]
     frame, histories = budget_frames([5, 7, 6], stuck)
-    result = evaluate(frame, histories)
-    assert result.verdict == "supported" and result.numbers["budget_epochs"] == 7
+    evidence = evaluate(frame, histories)
+    (c,) = evidence.comparisons
+    expected = [stuck[0][5], stuck[1][7], stuck[2][6]]
+    np.testing.assert_allclose(c.values, np.array(expected) - threshold)
+    assert c.seeds == (0, 1, 2) and c.alternative == "greater" and c.reference == threshold
+    assert c.arms == (SLOW, FAST)
+    assert evidence.numbers["max_budget_epochs"] == 7
+    assert verdict(evidence) == "supported"
     learns = [[CHANCE] * 5 + [1.5 + 0.01 * s] * 8 for s in range(3)]
     frame, histories = budget_frames([5, 7, 6], learns)
-    assert evaluate(frame, histories).verdict == "not supported"
+    assert verdict(evaluate(frame, histories)) == "not supported"
     # learning only after the budget does not count against the claim
-    late = [[CHANCE] * 8 + [1.5] * 5 for _ in range(3)]
+    late = [[CHANCE + 0.001 * s] * 8 + [1.5] * 5 for s in range(3)]
     frame, histories = budget_frames([5, 7, 6], late)
-    assert evaluate(frame, histories).verdict == "supported"
+    assert verdict(evaluate(frame, histories)) == "supported"
+    # a seed where Kaiming never reaches the target has no budget: it is left out
     frame, histories = budget_frames([5, math.inf, 6], stuck)
-    assert evaluate(frame, histories).verdict == "inconclusive"
+    evidence = evaluate(frame, histories)
+    assert evidence.comparisons[0].seeds == (0, 2)
+    assert evidence.numbers["seeds_without_budget"] == 1

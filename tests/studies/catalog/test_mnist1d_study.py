@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from plot_checks import check_plots
+from test_activations_study import verdict
 
 from studies.catalog import mnist1d
 from studies.engine import registry
@@ -24,7 +25,11 @@ def test_definition_is_valid_and_plots_are_drawable():
         "cnn",
         "cnn_shuffled",
     }
-    assert len(study.stage_seeds(stage, quick=False, n_seeds=None)) >= 3
+    # one stage run by the study's sequential design, from its first look
+    assert not stage.fixed_seeds
+    assert study.stage_seeds(stage, quick=False, n_seeds=None, design=study.design) == list(
+        range(study.design.looks[0])
+    )
     check_plots(study)
 
 
@@ -55,6 +60,21 @@ def test_trial_logs_test_curves_and_final_figures():
     assert set(result.summary) <= set(mnist1d.STUDY.metrics)  # every figure has a direction
 
 
+def test_every_seed_draws_its_own_split_shared_by_both_sequences():
+    config = {**mnist1d.STUDY.base_config, "shuffle_seq": False}
+    X, y, X_test, y_test = mnist1d.split(config, np.random.default_rng(0))
+    assert X.shape == (4000, 40) and X_test.shape == (1000, 40)
+    assert np.bincount(y_test).min() >= 95  # stratified: about 100 per class
+    again = mnist1d.split(config, np.random.default_rng(0))
+    np.testing.assert_array_equal(X_test, again[2])
+    other = mnist1d.split(config, np.random.default_rng(1))
+    assert not np.array_equal(y_test, other[3])
+    shuffled = mnist1d.split({**config, "shuffle_seq": True}, np.random.default_rng(0))
+    # the same rows, their positions permuted
+    np.testing.assert_array_equal(y_test, shuffled[3])
+    np.testing.assert_allclose(np.sort(X_test, axis=1), np.sort(shuffled[2], axis=1))
+
+
 def _frame(values: dict[str, list[float]]) -> pd.DataFrame:
     rows = [
         {"arm": arm, "seed": seed, "status": "ok", "stage": "main", "final_test_acc": v}
@@ -65,36 +85,54 @@ def _frame(values: dict[str, list[float]]) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize(
-    ("accs", "verdict"),
+    ("accs", "expected"),
     [
-        ([0.93, 0.94, 0.95], "supported"),
-        ([0.80, 0.81, 0.79], "not supported"),
-        ([0.86, 0.95, 0.90], "inconclusive"),
+        ([0.93, 0.94, 0.95, 0.935, 0.945], "supported"),
+        ([0.80, 0.81, 0.79, 0.80, 0.805], "not supported"),
+        ([0.86, 0.95, 0.90, 0.99, 0.88], "inconclusive"),
     ],
 )
-def test_matches_published_verdicts(accs, verdict):
+def test_matches_published_verdicts(accs, expected):
     evaluate = mnist1d.matches_published("cnn", published=0.94, tolerance=0.05)
-    assert evaluate(_frame({"cnn": accs}), None).verdict == verdict
+    frame = _frame({"cnn": accs, "mlp": [0.1] * 5})
+    evidence = evaluate(frame, None)
+    (c,) = evidence.comparisons
+    # per seed: accuracy minus the published value, claimed within the tolerance
+    np.testing.assert_allclose(c.values, np.array(accs) - 0.94)
+    assert (c.alternative, c.margin, c.reference) == ("equivalence", 0.05, 0.94)
+    assert c.arms == ("cnn",) and c.seeds == (0, 1, 2, 3, 4)
+    assert verdict(evidence) == expected
+    diverged = frame.copy()
+    diverged.loc[(frame["arm"] == "cnn") & (frame["seed"] == 2), "final_test_acc"] = np.nan
+    assert evaluate(diverged, None).comparisons[0].seeds == (0, 1, 3, 4)
 
 
 @pytest.mark.parametrize(
-    ("shuffled", "verdict"),
+    ("shuffled", "expected"),
     [
-        ([0.55, 0.56, 0.57], "supported"),
-        ([0.90, 0.91, 0.92], "not supported"),
-        ([0.60, 0.80, 0.70], "inconclusive"),
+        ([0.55, 0.56, 0.57, 0.555, 0.565], "supported"),
+        ([0.90, 0.91, 0.92, 0.905, 0.915], "not supported"),
+        ([0.60, 0.80, 0.70, 0.62, 0.78], "inconclusive"),
     ],
 )
-def test_shuffle_costs_cnn_verdicts(shuffled, verdict):
-    frame = _frame({"cnn": [0.93, 0.94, 0.95], "cnn_shuffled": shuffled})
+def test_shuffle_costs_cnn_verdicts(shuffled, expected):
+    original = [0.93, 0.94, 0.95, 0.935, 0.945]
+    frame = _frame({"cnn": original, "cnn_shuffled": shuffled})
     claim = next(c for c in mnist1d.STUDY.claims if c.id == "shuffle_hurts_cnn")
-    result = claim.evaluate(frame, None)
-    assert result.verdict == verdict
-    assert result.numbers["mean_diff"] == pytest.approx(0.94 - np.mean(shuffled))
+    evidence = claim.evaluate(frame, None)
+    (c,) = evidence.comparisons
+    np.testing.assert_allclose(c.values, np.array(original) - np.array(shuffled) - 0.20)
+    assert (c.alternative, c.reference, c.arms) == ("greater", 0.20, ("cnn", "cnn_shuffled"))
+    assert verdict(evidence) == expected
 
 
 def test_shuffle_harmless_uses_paired_tost():
-    frame = _frame({"mlp": [0.65, 0.66, 0.67], "mlp_shuffled": [0.651, 0.659, 0.671]})
-    assert mnist1d.shuffle_harmless("mlp")(frame, None).verdict == "supported"
-    frame = _frame({"mlp": [0.65, 0.66, 0.67], "mlp_shuffled": [0.55, 0.56, 0.57]})
-    assert mnist1d.shuffle_harmless("mlp")(frame, None).verdict == "not supported"
+    original = [0.65, 0.66, 0.67, 0.655, 0.665]
+    frame = _frame({"mlp": original, "mlp_shuffled": [0.651, 0.659, 0.671, 0.654, 0.666]})
+    evidence = mnist1d.shuffle_harmless("mlp")(frame, None)
+    (c,) = evidence.comparisons
+    np.testing.assert_allclose(c.values, [-0.001, 0.001, -0.001, 0.001, -0.001], atol=1e-12)
+    assert (c.alternative, c.margin, c.arms) == ("equivalence", 0.03, ("mlp", "mlp_shuffled"))
+    assert verdict(evidence) == "supported"
+    frame = _frame({"mlp": original, "mlp_shuffled": [0.55, 0.56, 0.57, 0.555, 0.565]})
+    assert verdict(mnist1d.shuffle_harmless("mlp")(frame, None)) == "not supported"

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 from plot_checks import check_metrics_declared
+from test_activations_study import verdict
 from threadpoolctl import threadpool_limits
 
 from studies.catalog import optimizers
@@ -127,6 +128,102 @@ def test_mlp_trial_never_touches_the_test_set_while_tuning(monkeypatch):
         result = mlp_trial(config)
     assert 0.0 <= result.summary["test_acc"] <= 1.0 and 1000 in seen
     assert result.summary["min_val_loss"] <= result.summary["final_val_loss"]
+
+
+def test_split_follows_the_seed_and_is_shared_by_arms(monkeypatch):
+    """Seed s draws the validation split; every optimizer of that seed gets the same rows."""
+    seen = []
+    original = optimizers.train.fit
+
+    def spy(model, loss, opt, X, y, **kwargs):
+        seen.append((X.copy(), kwargs["X_val"].copy()))
+        return original(model, loss, opt, X[:64], y[:64], **{**kwargs, "epochs": 1})
+
+    monkeypatch.setattr(optimizers.train, "fit", spy)
+    config = {**STUDY.base_config, "arm": "x"}
+    with threadpool_limits(limits=1):
+        for seed, name in [(0, "sgd"), (0, "adam"), (1, "sgd")]:
+            mlp_trial({**config, "seed": seed, "optimizer": {"name": name, "lr": 0.01}})
+    (X0, V0), (X0_adam, V0_adam), (_, V1) = seen
+    np.testing.assert_array_equal(V0, V0_adam)
+    np.testing.assert_array_equal(X0, X0_adam)
+    assert V0.shape == V1.shape == (800, 40) and not np.array_equal(V0, V1)
+
+
+def _final_frame(values: dict[str, list[float]], metric: str) -> pd.DataFrame:
+    rows = [
+        {
+            "stage": "final",
+            "arm": arm,
+            "seed": seed,
+            "status": "ok",
+            "config.train.epochs": 45,
+            metric: v,
+        }
+        for arm, per_seed in values.items()
+        for seed, v in enumerate(per_seed)
+    ]
+    return pd.DataFrame(rows)
+
+
+def _claim(claim_id: str):
+    return next(c for c in STUDY.claims if c.id == claim_id).evaluate
+
+
+def test_adam_faster_claim_is_a_sign_flip_test_of_censored_epochs():
+    adam, sgd = [2.5, 2.7, 2.4, 3.5, math.inf], [3.8, 4.1, 4.3, 3.0, 4.2]
+    frame = _final_frame({"adam": adam, "sgd": sgd, "momentum": [1.0] * 5}, "epochs_to_target")
+    evidence = _claim("adam_faster_than_sgd")(frame, None)
+    (c,) = evidence.comparisons
+    # never reached counts as epochs + 1 = 46
+    np.testing.assert_allclose(c.values, [2.5 - 3.8, 2.7 - 4.1, 2.4 - 4.3, 0.5, 46 - 4.2])
+    assert (c.alternative, c.test, c.arms) == ("less", "permutation", ("adam", "sgd"))
+    assert evidence.numbers["censored_at"] == 46.0
+    assert verdict(evidence) == "inconclusive"
+    adam[3:] = [2.6, 2.9]
+    frame = _final_frame({"adam": adam, "sgd": sgd}, "epochs_to_target")
+    assert verdict(_claim("adam_faster_than_sgd")(frame, None)) == "supported"
+
+
+def test_momentum_adam_equivalence_and_late_progress_claims():
+    momentum, adam = [0.59, 0.54, 0.57, 0.54, 0.62], [0.61, 0.58, 0.59, 0.62, 0.60]
+    evidence = _claim("momentum_adam_same_test_acc")(
+        _final_frame({"momentum": momentum, "adam": adam}, "test_acc"), None
+    )
+    (c,) = evidence.comparisons
+    np.testing.assert_allclose(c.values, np.array(momentum) - np.array(adam))
+    assert (c.alternative, c.margin, c.arms) == ("equivalence", 0.02, ("momentum", "adam"))
+    adagrad, rmsprop = [1.47, 1.60, 1.53, 1.37, 1.41], [3.29, 1.10, 1.00, 4.53, 4.05]
+    evidence = _claim("adagrad_late_progress_slower")(
+        _final_frame({"adagrad": adagrad, "rmsprop": rmsprop}, "late_progress"), None
+    )
+    (c,) = evidence.comparisons
+    np.testing.assert_allclose(c.values, np.array(adagrad) - np.array(rmsprop))
+    assert (c.alternative, c.test, c.arms) == ("less", "permutation", ("adagrad", "rmsprop"))
+    assert verdict(evidence) == "inconclusive"  # two of five seeds go the other way
+
+
+def test_saddle_claim_pairs_escape_steps_within_each_toy_trial():
+    rows = [
+        {
+            "stage": "toy2d",
+            "arm": "trajectories",
+            "seed": seed,
+            "status": "ok",
+            "saddle_escape_steps/sgd": sgd,
+            "saddle_escape_steps/momentum": momentum,
+        }
+        for seed, (sgd, momentum) in enumerate([(68, 25), (69, 26), (71, 26), (72, math.inf)])
+    ]
+    evidence = _claim("sgd_leaves_saddle_slower")(pd.DataFrame(rows), None)
+    (c,) = evidence.comparisons
+    np.testing.assert_allclose(c.values, [25 - 68, 26 - 69, 26 - 71, 201 - 72])
+    assert (c.alternative, c.test, c.arms, c.seeds) == (
+        "less",
+        "permutation",
+        ("trajectories",),
+        (0, 1, 2, 3),
+    )
 
 
 def test_quick_run_end_to_end(store):

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from plot_checks import check_metrics_declared, check_plots
+from test_activations_study import part, verdict
 from threadpoolctl import threadpool_limits
 
 from dlkit import nn
@@ -33,16 +34,20 @@ def test_study_definition_is_valid():
     assert {"none", reg.L2_ARM, reg.DROPOUT_ARM, f"l1_{reg.L1_LAM:g}"} <= set(arms)
     factors = {arm.factors["regularizer"] for arm in arms.values()}
     assert factors == {"none", "l2", "dropout", "both", "l1"}
-    assert len(study.stage_seeds(stage, quick=False, n_seeds=None)) >= 5
+    assert not stage.fixed_seeds  # seeds come from the study's sequential design
     assert study.base_config["model"]["hidden"] == [100] * 6
     check_plots(study)
 
 
 def test_split_sizes_and_scaling():
-    X, y, X_val, y_val, X_test, y_test = reg.split_digits(0)
+    X, y, X_val, y_val, X_test, y_test = reg.split_digits(np.random.default_rng(0))
     assert (len(y), len(y_val), len(y_test)) == (300, 500, 997)
     assert X.dtype == np.float32 and X.min() >= 0 and X.max() <= 1
     assert set(np.unique(y)) == set(range(10))
+    again = reg.split_digits(np.random.default_rng(0))
+    np.testing.assert_array_equal(X_test, again[4])
+    # each seed's generator draws its own split
+    assert not np.array_equal(y_val, reg.split_digits(np.random.default_rng(1))[3])
 
 
 def test_model_is_six_hidden_layers_with_dropout_after_each_relu():
@@ -141,30 +146,68 @@ def test_overfitting_claim():
     fits = _frame(
         {"final_train_acc": {"none": _around(0.995)}, "final_gap": {"none": _around(0.15)}}
     )
-    assert reg.overfits_without_regularization(fits, None).verdict == "supported"
+    evidence = reg.overfits_without_regularization(fits, None)
+    train_acc, gap = part(evidence, "train_acc"), part(evidence, "gap")
+    np.testing.assert_allclose(train_acc.values, np.array(_around(0.995)) - 0.98)
+    np.testing.assert_allclose(gap.values, np.array(_around(0.15)) - 0.10)
+    for c in (train_acc, gap):
+        assert (c.alternative, c.arms, c.seeds) == ("greater", ("none",), tuple(range(SEEDS)))
+    assert verdict(evidence) == "supported"
     small_gap = _frame(
         {"final_train_acc": {"none": _around(0.995)}, "final_gap": {"none": _around(0.06)}}
     )
-    assert reg.overfits_without_regularization(small_gap, None).verdict == "not supported"
+    assert verdict(reg.overfits_without_regularization(small_gap, None)) == "not supported"
 
 
 def test_gap_shrink_claim():
     gaps = {"none": _around(0.10), reg.L2_ARM: _around(0.05), reg.DROPOUT_ARM: _around(0.06)}
-    assert reg.both_shrink_gap(_frame({"final_gap": gaps}), None).verdict == "supported"
+    evidence = reg.both_shrink_gap(_frame({"final_gap": gaps}), None)
+    for arm in (reg.L2_ARM, reg.DROPOUT_ARM):
+        c = part(evidence, arm)
+        # per seed: gap_arm - 0.7 gap_none, claimed below 0
+        np.testing.assert_allclose(c.values, np.array(gaps[arm]) - 0.7 * np.array(gaps["none"]))
+        assert (c.alternative, c.arms) == ("less", (arm, "none"))
+    assert verdict(evidence) == "supported"
     gaps[reg.DROPOUT_ARM] = _around(0.09)  # only 10% smaller
-    result = reg.both_shrink_gap(_frame({"final_gap": gaps}), None)
-    assert result.verdict == "not supported"
-    assert result.numbers[f"{reg.DROPOUT_ARM}.mean_shrink"] == pytest.approx(0.1)
+    evidence = reg.both_shrink_gap(_frame({"final_gap": gaps}), None)
+    assert verdict(evidence) == "not supported"
+    assert evidence.numbers[f"{reg.DROPOUT_ARM}.mean_shrink"] == pytest.approx(0.1)
 
 
-def test_best_regularized_arm_is_chosen_on_validation_not_test():
-    frame = _frame(
-        {
-            "final_val_acc": {"none": _around(0.90), "a": _around(0.95), "b": _around(0.91)},
-            "final_test_acc": {"none": _around(0.90), "a": _around(0.93), "b": _around(0.99)},
-        }
-    )
-    result = reg.best_regularized_beats_none(frame, None)
-    assert result.verdict == "supported" and "(a)" in result.statistic
-    frame.loc[frame["arm"] == "a", "final_test_acc"] = 0.85
-    assert reg.best_regularized_beats_none(frame, None).verdict == "not supported"
+def test_l2_shrinks_weights_claim():
+    norms = {"none": _around(35.0), reg.L2_ARM: _around(16.0), reg.DROPOUT_ARM: _around(34.0)}
+    claim = next(c for c in reg.STUDY.claims if c.id == "l2_shrinks_weights")
+    evidence = claim.evaluate(_frame({"weight_norm": norms}), None)
+    (c,) = evidence.comparisons
+    np.testing.assert_allclose(c.values, np.full(SEEDS, -19.0))
+    assert (c.alternative, c.test, c.arms) == ("less", "t", (reg.L2_ARM, "none"))
+    assert verdict(evidence) == "supported"
+
+
+def test_best_regularized_arm_is_chosen_per_seed_on_validation_not_test():
+    def frame(test_a: float) -> pd.DataFrame:
+        return _frame(
+            {
+                "final_val_acc": {"none": _around(0.90), "a": _around(0.95), "b": _around(0.91)},
+                "final_test_acc": {
+                    "none": _around(0.90),
+                    "a": _around(test_a),
+                    "b": _around(0.99),
+                },
+            }
+        )
+
+    # a has the best validation accuracy in every seed, b the best test accuracy
+    assert verdict(reg.best_regularized_beats_none(frame(0.85), None)) == "not supported"
+    tilted = frame(0.93)
+    # in seed 0, b has the best validation accuracy: its test accuracy is used there
+    tilted.loc[(tilted["arm"] == "b") & (tilted["seed"] == 0), "final_val_acc"] = 0.97
+    evidence = reg.best_regularized_beats_none(tilted, None)
+    (c,) = evidence.comparisons
+    expected = np.array(_around(0.93)) - np.array(_around(0.90))
+    expected[0] = _around(0.99)[0] - _around(0.90)[0]
+    np.testing.assert_allclose(c.values, expected)
+    assert c.alternative == "greater" and c.seeds == tuple(range(SEEDS))
+    assert set(c.arms) == {"none", "a", "b"}
+    assert evidence.numbers == {"chosen.b": 1.0, "chosen.a": SEEDS - 1.0}
+    assert verdict(evidence) == "supported"

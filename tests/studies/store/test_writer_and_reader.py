@@ -111,5 +111,20 @@ def test_experiment_note_lists_the_verdicts():
     result = ClaimResult("supported", "mean difference", {"diff": 0.123456, "n": 12345}, "ok")
     note = experiment_note("Why?", [(Claim(), result)], "python -m studies run toy")
     assert note.startswith("**Question.** Why?")
-    assert "| a \\| b beats c | **supported** | diff=0.1235, n=12345 |" in note
+    assert "| a \\| b beats c | **supported** |  | diff=0.1235, n=12345 |" in note
     assert note.endswith("`python -m studies run toy`._")
+    sequential = ClaimResult(
+        "inconclusive",
+        "t-test",
+        {},
+        "undecided",
+        seeds=20,
+        look=4,
+        seeds_needed=88,
+        parts=({"label": "adam - sgd epochs", "mean": 0.34, "ci_lo": -0.2, "ci_hi": 0.89},),
+    )
+    note = experiment_note("Why?", [(Claim(), sequential)], "cmd")
+    assert (
+        "| **inconclusive** | 20 (look 4); ~88 needed | adam - sgd epochs = 0.34 [-0.2, 0.89] |"
+        in (note)
+    )
