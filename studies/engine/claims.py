@@ -202,16 +202,10 @@ def paired_comparison(
 
     def evaluate(summaries: Any, histories: Any) -> Evidence:
         cut = _censor_value(summaries, censor)
-        a, b, seeds = paired_samples(summaries, metric, arm_a, arm_b, stage=stage, censor=cut)
-        comparison = Comparison(
-            a - b,
-            seeds,
-            alternative,
-            test,
-            label=f"{arm_a} - {arm_b} {metric}",
-            arms=(arm_a, arm_b),
+        comparison, means = _arm_pair(
+            summaries, metric, arm_a, arm_b, alternative, test, stage=stage, censor=cut
         )
-        return _censored(Evidence([comparison], numbers=_means(a, b)), cut)
+        return _censored(Evidence([comparison], numbers=means), cut)
 
     return evaluate
 
@@ -277,17 +271,10 @@ def paired_equivalence(
     check_choice("test", test, SEQUENTIAL_TESTS)
 
     def evaluate(summaries: Any, histories: Any) -> Evidence:
-        a, b, seeds = paired_samples(summaries, metric, arm_a, arm_b, stage=stage)
-        comparison = Comparison(
-            a - b,
-            seeds,
-            "equivalence",
-            test,
-            margin=margin,
-            label=f"{arm_a} - {arm_b} {metric}",
-            arms=(arm_a, arm_b),
+        comparison, means = _arm_pair(
+            summaries, metric, arm_a, arm_b, "equivalence", test, stage=stage, margin=margin
         )
-        return Evidence([comparison], numbers={**_means(a, b), "margin": float(margin)})
+        return Evidence([comparison], numbers={**means, "margin": float(margin)})
 
     return evaluate
 
@@ -354,6 +341,35 @@ def _censored(evidence: Evidence, cut: float | None) -> Evidence:
     )
 
 
+def _arm_pair(
+    summaries: Any,
+    metric: str,
+    arm_a: str,
+    arm_b: str,
+    alternative: str,
+    test: str,
+    *,
+    stage: str | None,
+    censor: float | None = None,
+    margin: float | None = None,
+    reference: float = 0.0,
+) -> tuple[Comparison, dict[str, float]]:
+    """The comparison of ``metric`` between two arms, paired by seed: ``a - b - reference``
+    per seed, and the two arms' means."""
+    a, b, seeds = paired_samples(summaries, metric, arm_a, arm_b, stage=stage, censor=censor)
+    comparison = Comparison(
+        a - b - reference,
+        seeds,
+        alternative,
+        test,
+        margin=margin,
+        reference=float(reference),
+        label=f"{arm_a} - {arm_b} {metric}",
+        arms=(arm_a, arm_b),
+    )
+    return comparison, _means(a, b)
+
+
 def _means(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
     return {
         "mean_a": float(a.mean()) if a.size else math.nan,
@@ -377,16 +393,9 @@ def paired_gap(
     check_choice("test", test, SEQUENTIAL_TESTS)
 
     def evaluate(summaries: Any, histories: Any) -> Evidence:
-        a, b, seeds = paired_samples(summaries, metric, arm_a, arm_b, stage=stage)
-        comparison = Comparison(
-            a - b - threshold,
-            seeds,
-            "greater",
-            test,
-            reference=float(threshold),
-            label=f"{arm_a} - {arm_b} {metric}",
-            arms=(arm_a, arm_b),
+        comparison, means = _arm_pair(
+            summaries, metric, arm_a, arm_b, "greater", test, stage=stage, reference=threshold
         )
-        return Evidence([comparison], numbers={**_means(a, b), "threshold": float(threshold)})
+        return Evidence([comparison], numbers={**means, "threshold": float(threshold)})
 
     return evaluate
