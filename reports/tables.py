@@ -379,8 +379,12 @@ def completeness_notes(runs: StudyRuns) -> list[str]:
             notes.append(f"Arm {arm!r} has no trial in the store.")
     stage_of = {name: arm["stage"] for name, arm in declared_arms(runs.study).items()}
     per_stage = stage_seeds(runs.study)
+    # The sequential design runs each arm to its own number of seeds: the invocation lists
+    # them (``arm_seeds``); older runs fall back to their stage's seeds.
+    per_arm = runs.study.get("arm_seeds") if isinstance(runs.study, dict) else None
+    per_arm = per_arm if isinstance(per_arm, dict) else {}
     for arm in [a for a in arms if a in present]:
-        seeds = per_stage.get(stage_of[arm], declared_seeds(runs.study))
+        seeds = per_arm.get(arm) or per_stage.get(stage_of[arm], declared_seeds(runs.study))
         if seeds is None:
             continue
         have = set(trials.loc[trials["arm"] == arm, "seed"])

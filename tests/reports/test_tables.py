@@ -170,6 +170,20 @@ def test_notes_name_every_gap(toy_study, runs_of):
     assert "quick (smoke) run" in text and "uncommitted changes" in text
 
 
+def test_arms_run_to_different_seed_counts_by_the_design_are_complete(toy_study, runs_of):
+    # The sequential design gave two arms only seeds 0-1: that is no gap; a missing seed of
+    # the seeds an arm did run is one.
+    runs = runs_of(toy_study, missing={("tanh-lr0.01", 2), ("relu-lr0.01", 2), ("relu-lr0.1", 1)})
+    runs.study["arm_seeds"] = {
+        "tanh-lr0.01": [0, 1],
+        "relu-lr0.01": [0, 1],
+        "relu-lr0.1": [0, 1, 2],
+        "tanh-lr0.1": [0, 1, 2],
+    }
+    notes = [n for n in completeness_notes(runs) if "seeds missing" in n]
+    assert notes == ["Arm 'relu-lr0.1': 1 of 3 seeds missing (seed 1)."]
+
+
 def test_notes_without_a_summary_run(toy_runs):
     runs = dataclasses.replace(toy_runs, summary_run=None)
     assert any(n.startswith("No summary run was found") for n in completeness_notes(runs))
