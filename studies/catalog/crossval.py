@@ -39,7 +39,7 @@ from sklearn.model_selection import KFold, LeaveOneOut, StratifiedKFold, train_t
 
 from dlkit import classic, data
 from dlkit.validation import check_choice
-from studies.engine.claims import paired_columns, usable_rows
+from studies.engine.claims import paired_columns, rows_by_seed, usable_rows
 from studies.engine.select import best_setting
 from studies.engine.spec import Arm, Claim, Plot, Stage, Study, TrialResult
 from studies.stats import Comparison, Evidence
@@ -433,7 +433,7 @@ def naive_variance_underestimates(summaries, histories) -> Evidence:
     comparisons, numbers = [], {}
     for k in K_GRID:
         arm = f"kfold_{k}"
-        rows = usable_rows(summaries, stage="estimators", arm=arm).sort_values("seed")
+        rows = rows_by_seed(summaries, ("naive_var", "variance"), stage="estimators", arm=arm)
         rows = rows[np.isfinite(rows["naive_var"]) & np.isfinite(rows["variance"])]
         naive, var = rows["naive_var"].to_numpy(float), rows["variance"].to_numpy(float)
         comparisons.append(

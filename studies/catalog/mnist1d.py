@@ -27,7 +27,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from dlkit import data, losses, nn, optim, train
-from studies.engine.claims import paired_equivalence, paired_gap, usable_rows
+from studies.engine.claims import paired_equivalence, paired_gap, rows_by_seed
 from studies.engine.spec import Arm, Claim, Plot, Study, TrialResult
 from studies.stats import Comparison, Evidence, SequentialDesign
 
@@ -142,7 +142,7 @@ def matches_published(
     one-sided t-tests)."""
 
     def evaluate(summaries, histories) -> Evidence:
-        rows = usable_rows(summaries, arm=arm).sort_values("seed")
+        rows = rows_by_seed(summaries, (metric,), arm=arm)
         rows = rows[np.isfinite(rows[metric].to_numpy(float))]
         x = rows[metric].to_numpy(float)
         comparison = Comparison(

@@ -41,6 +41,7 @@ __all__ = [
     "paired_equivalence",
     "paired_gap",
     "paired_samples",
+    "rows_by_seed",
     "usable_rows",
 ]
 
@@ -110,6 +111,35 @@ def usable_rows(summaries: Any, *, stage: str | None = None, arm: str | None = N
         rows = rows[rows["stage"] == stage]
     if arm is not None:
         rows = rows[rows["arm"] == arm]
+    return rows
+
+
+def rows_by_seed(
+    summaries: Any,
+    columns: Sequence[str],
+    *,
+    stage: str | None = None,
+    arm: str | None = None,
+) -> Any:
+    """The usable trials of ``stage`` / ``arm`` in seed order, one per seed.
+
+    For a claim whose per-seed values come from single trials (a threshold on one arm, two
+    columns of one trial).
+
+    Raises
+    ------
+    ValueError
+        For a column not in ``summaries``, or two trials of one seed (rows of several arms:
+        give ``arm``).
+    """
+    for col in columns:
+        if col not in summaries.columns:
+            raise ValueError(f"no summary column {col!r}; valid: {sorted(summaries.columns)}")
+    rows = usable_rows(summaries, stage=stage, arm=arm).sort_values("seed")
+    if rows["seed"].duplicated().any():
+        raise ValueError(
+            f"{list(columns)} need one trial per seed; give arm= (arms: {sorted(set(rows['arm']))})"
+        )
     return rows
 
 
@@ -230,16 +260,8 @@ def paired_columns(
     check_choice("test", test, SEQUENTIAL_TESTS)
 
     def evaluate(summaries: Any, histories: Any) -> Evidence:
-        for col in (col_a, col_b):
-            if col not in summaries.columns:
-                raise ValueError(f"no summary column {col!r}; valid: {sorted(summaries.columns)}")
-        rows = usable_rows(summaries, stage=stage, arm=arm).sort_values("seed")
+        rows = rows_by_seed(summaries, (col_a, col_b), stage=stage, arm=arm)
         seeds = rows["seed"].astype(int).to_numpy()
-        if len(set(seeds.tolist())) != seeds.size:
-            raise ValueError(
-                f"paired_columns({col_a!r}, {col_b!r}) needs one trial per seed; give arm= "
-                f"(arms: {sorted(set(rows['arm']))})"
-            )
         a, b = rows[col_a].to_numpy(float), rows[col_b].to_numpy(float)
         if censor is not None:
             a, b = np.where(np.isposinf(a), censor, a), np.where(np.isposinf(b), censor, b)
@@ -296,15 +318,8 @@ def mean_threshold(
     check_choice("test", test, SEQUENTIAL_TESTS)
 
     def evaluate(summaries: Any, histories: Any) -> Evidence:
-        if metric not in summaries.columns:
-            raise ValueError(f"no summary column {metric!r}; valid: {sorted(summaries.columns)}")
-        rows = usable_rows(summaries, stage=stage, arm=arm).sort_values("seed")
+        rows = rows_by_seed(summaries, (metric,), stage=stage, arm=arm)
         seeds = rows["seed"].astype(int).to_numpy()
-        if len(set(seeds.tolist())) != seeds.size:
-            raise ValueError(
-                f"mean_threshold({metric!r}) needs one trial per seed; give arm= "
-                f"(arms: {sorted(set(rows['arm']))})"
-            )
         x = rows[metric].to_numpy(float)
         keep = np.isfinite(x)
         comparison = Comparison(

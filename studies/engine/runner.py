@@ -203,7 +203,7 @@ def run_study(
                 inv.run_trials(stage, runner, seeds[stage.name])
             reached = 1
             judgements = inv.judge(design, reached)
-            inv.note_look(reached, design, judgements, study.stages)
+            inv.note_look(reached, design, judgements)
             while reached < len(design.looks):
                 need = inv.arms_needed(judgements)
                 if not need:
@@ -215,7 +215,7 @@ def run_study(
                     if arms and not stage.fixed_seeds:
                         inv.run_trials(stage, runner, block, arms=arms, label=f" look {reached}")
                 judgements = inv.judge(design, reached)
-                inv.note_look(reached, design, judgements, study.stages)
+                inv.note_look(reached, design, judgements)
             inv.finish_parents()
             claims = [(c, j.result) for c, j in zip(study.claims, judgements, strict=True)]
             design_json = {
@@ -464,11 +464,7 @@ class _Invocation:
         return need
 
     def note_look(
-        self,
-        look: int,
-        design: SequentialDesign,
-        judgements: Sequence[Judgement],
-        stages: Sequence[Stage],
+        self, look: int, design: SequentialDesign, judgements: Sequence[Judgement]
     ) -> None:
         """Record what a look ran and decided (``timing.json``'s ``looks``)."""
         statuses = {c.id: j.status for c, j in zip(self.study.claims, judgements, strict=True)}

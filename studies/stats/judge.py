@@ -307,9 +307,8 @@ def _part(c: Comparison, d: Decision, design: SequentialDesign, level: float) ->
         "boot_ci_lo": boot_lo + c.reference,
         "boot_ci_hi": boot_hi + c.reference,
         "d_z": d.d_z,
-        "seeds_needed": (
-            _seeds_needed(c, d, level) if d.verdict in ("inconclusive", "continue") else None
-        ),
+        # A power search per part: only for a verdict that is final and undecided.
+        "seeds_needed": _seeds_needed(c, d, level) if d.verdict == "inconclusive" else None,
     }
 
 
