@@ -319,7 +319,8 @@ def _how_decided(row: dict, parts: list[dict], verdict: str) -> str:
 def _chart(part: dict, named: bool) -> dict:
     label = _signed_label(str(part.get("label") or part.get("name") or "mean"))
     name = str(part.get("name") or "") if named else ""
-    title = f"{name}: {label}" if name else label
+    # A label that already begins with the part's name (e.g. "digits_3v8: ...") says it once.
+    title = f"{name}: {label}" if name and not label.startswith(name) else label
     svg = monitoring_svg(part, title=title)
     return {"svg": Markup(svg) if svg else None, "title": title}
 
