@@ -138,6 +138,11 @@ def _claims(runs: StudyRuns) -> list[dict]:
                     for k, v in numbers.items()
                 ],
                 "sequential": bool(parts),
+                "source": _text(row.get("source")),
+                "setting": _text(row.get("setting")),
+                "expected": _text(row.get("expected")),
+                "explanation": _text(row.get("explanation")),
+                "differs": _differs(row, verdict["word"]),
                 "key_numbers": [_key_number(p, len(parts) > 1) for p in parts],
                 "how": _how_decided(row, parts, verdict["word"]) if parts else "",
                 "charts": charts,
@@ -151,6 +156,17 @@ def _claims(runs: StudyRuns) -> list[dict]:
             }
         )
     return claims
+
+
+def _text(value: object) -> str:
+    """A stored string field, or "" for a missing one (None, NaN: an older store)."""
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _differs(row: dict, verdict: str) -> bool:
+    """True when the claim names the source's verdict and the measured one is another."""
+    expected = _text(row.get("expected"))
+    return bool(expected) and expected != verdict
 
 
 def _optional_int(value: object) -> int | None:
@@ -328,6 +344,9 @@ def _chart(part: dict, named: bool) -> dict:
 def _claim_json(row: dict) -> dict:
     """A claim of ``NAME.json``: the stored fields and the key number of each comparison."""
     out = {k: row.get(k) for k in ("id", "text", "statistic", "verdict", "numbers", "detail")}
+    for key in ("source", "setting", "expected"):
+        out[key] = _text(row.get(key)) or None
+    out["explanation"] = _text(row.get("explanation")) or None
     for key in ("seeds", "look", "family", "seeds_needed"):
         out[key] = _optional_int(row.get(key))
     for key in ("level", "alpha"):
@@ -525,6 +544,12 @@ def render_report(
     results = _results_by_stage(runs, order)
     directions = metric_directions(runs.study)
     claims = _claims(runs)
+    notes += [
+        f"claim {c['id']}: measured {c['verdict']['word']!r}, its source reports "
+        f"{c['expected']!r}, and it gives no explanation"
+        for c in claims
+        if c["differs"] and not c["explanation"]
+    ]
     keys, diff_rows = arm_differences(runs.study)
     packages, recorded = _packages(runs)
     info = _summary_info(runs)

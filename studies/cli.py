@@ -215,6 +215,10 @@ def print_outcome(outcome) -> None:
         for claim, result in outcome.claims:
             print(f"    [{VERDICT_MARK[result.verdict]}] {claim.text}")
             print(f"        {verdict_line(result)}")
+            expected = getattr(claim, "expected", None)
+            if expected is not None and result.verdict != expected:
+                why = claim.explains(result.verdict) or "no explanation given"
+                print(f"        the source ({claim.source}) reports {expected}: {why}")
     print(f"  MLflow: {outcome.tracking_uri} (experiment {outcome.study!r})")
 
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "EXPECTED",
     "PLOT_KINDS",
     "STATUSES",
     "VERDICTS",
@@ -55,6 +56,8 @@ PLOT_KINDS = (
     "trajectories_2d",
 )
 NESTINGS = ("arm", "stage")
+# What a claim's source reports: the verdicts a source can give (not "inconclusive").
+EXPECTED = ("supported", "not supported")
 # What a stage's seed index stands for (names and tags its child runs).
 SEED_LABELS = ("seed", "fold")
 # Keys the engine adds to every trial config; arms may not override them.
@@ -207,12 +210,42 @@ class Claim:
         helpers): the per-seed comparisons the study's sequential design judges. An evaluator
         may instead return a finished ``ClaimResult`` (a fixed-sample verdict of its own),
         which is taken as it is, outside the Holm family, with no seeds added for it.
+    source : str
+        Where the claim comes from: the paper (authors, year) and the figure, table or
+        section it restates, e.g. ``"Kingma & Ba 2015, Fig. 2 (MNIST MLP)"``.
+    setting : str
+        The source's set-up in one line (data, model, budget), so a reader can see how far
+        the study's own setting is from it.
+    expected : {"supported", "not supported"}, optional
+        The source's verdict on the claim as stated: ``"supported"`` for a claim that
+        restates the source, ``"not supported"`` for one the source refutes; None (default)
+        for a claim with no source to compare with (every catalogue claim names one).
+    explanation : str
+        Why the measured verdict may differ from ``expected``, backed by the study's own
+        numbers (an arm that reproduces the source's setting, or a difference of setting the
+        report shows matters). Shown, and written to ``NAME.json``, only when the verdict
+        differs from ``expected``.
     """
 
     id: str
     text: str
     statistic: str
     evaluate: Callable[[pd.DataFrame, pd.DataFrame], Evidence | ClaimResult]
+    source: str = ""
+    setting: str = ""
+    expected: str | None = None
+    explanation: str = ""
+
+    def __post_init__(self) -> None:
+        if self.expected is not None:
+            check_choice(f"expected verdict of claim {self.id!r}", self.expected, EXPECTED)
+
+    def explains(self, verdict: str) -> str | None:
+        """The explanation to show for a measured ``verdict`` (None when it is as expected,
+        or when the claim names no expected verdict)."""
+        if self.expected is None or verdict == self.expected:
+            return None
+        return self.explanation.strip() or None
 
 
 ArmsSpec = Mapping[str, Arm | Mapping[str, Any]] | Sequence[tuple[str, Arm | Mapping]]

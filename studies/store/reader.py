@@ -100,6 +100,10 @@ CLAIM_COLUMNS = [
     "test",
     "seeds_needed",
     "parts",
+    "source",
+    "setting",
+    "expected",
+    "explanation",
 ]
 
 
@@ -125,12 +129,13 @@ class StudyRuns:
         ``timing.json``), ``unfinished_after`` (later invocations that did not finish) and
         ``missing_trials`` (trials it lists that are gone from the store); None when the
         study has no summary run.
-    claims : DataFrame, shape (n_claims, 14)
+    claims : DataFrame, shape (n_claims, 18)
         Columns :data:`CLAIM_COLUMNS`: ``id``, ``text``, ``statistic``, ``verdict``,
-        ``numbers`` (dict per row), ``detail``, and the sequential design's ``seeds``,
+        ``numbers`` (dict per row), ``detail``, the sequential design's ``seeds``,
         ``look``, ``level``, ``alpha``, ``family``, ``test``, ``seeds_needed`` and ``parts``
-        (list of dict per row; see :func:`studies.store.writer.claim_json`), from the latest
-        summary run's ``claims.json``.
+        (list of dict per row; see :func:`studies.store.writer.claim_json`), and the source's
+        ``source``, ``setting``, ``expected`` and ``explanation``, from the latest summary
+        run's ``claims.json``.
     trials : DataFrame, shape (n_trials, n_columns)
         One row per trial: :data:`TRIAL_ID_COLUMNS`, one column per summary metric (its plain
         name), one ``config.<dotted key>`` column per resolved config entry and one

@@ -422,6 +422,8 @@ def claim_json(claim: Any, result: Any) -> dict[str, Any]:
     ``seeds``, ``look``, ``level`` (Holm-adjusted), ``alpha``, ``family``, ``test``,
     ``seeds_needed`` and ``parts`` (per comparison: the statistic at each look and the
     boundaries) are None / empty for a claim judged without the sequential design.
+    ``source``, ``setting`` and ``expected`` restate the claim's source; ``explanation`` is
+    the claim's reason for a verdict that differs from ``expected`` (None when it does not).
     """
     return {
         "id": claim.id,
@@ -438,6 +440,10 @@ def claim_json(claim: Any, result: Any) -> dict[str, Any]:
         "test": result.test,
         "seeds_needed": result.seeds_needed,
         "parts": [dict(p) for p in result.parts],
+        "source": getattr(claim, "source", "") or "",
+        "setting": getattr(claim, "setting", "") or "",
+        "expected": getattr(claim, "expected", None),
+        "explanation": claim.explains(result.verdict) if hasattr(claim, "explains") else None,
     }
 
 
@@ -453,13 +459,21 @@ def experiment_note(question: str, claims: Sequence[tuple[Any, Any]], command: s
     """
     lines = [f"**Question.** {question}", ""]
     if claims:
-        lines += ["| claim | verdict | seeds (look) | key number |", "|---|---|---|---|"]
+        lines += [
+            "| claim | verdict | source reports | seeds (look) | key number |",
+            "|---|---|---|---|---|",
+        ]
         for claim, result in claims:
             text = claim.text.replace("|", "\\|")
             seeds = "" if result.seeds is None else f"{result.seeds} (look {result.look})"
             if result.verdict == "inconclusive" and result.seeds_needed:
                 seeds += f"; ~{result.seeds_needed} needed"
-            lines.append(f"| {text} | **{result.verdict}** | {seeds} | {key_number(result)} |")
+            source = getattr(claim, "source", "").replace("|", "\\|")
+            expected = getattr(claim, "expected", "")
+            reports = f"{expected} ({source})" if source else expected
+            lines.append(
+                f"| {text} | **{result.verdict}** | {reports} | {seeds} | {key_number(result)} |"
+            )
         lines.append("")
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines.append(f"_Last run {stamp}: `{command}`._")

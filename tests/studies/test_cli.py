@@ -125,3 +125,46 @@ def test_the_recorded_command_is_the_one_given():
         cli.reproducing_command(argv, "optimizers")
         == "python -m studies run optimizers --set x=all"
     )
+
+
+def test_summary_names_the_source_where_the_verdict_differs(capsys):
+    from types import SimpleNamespace
+
+    from studies.engine.spec import Claim
+    from studies.stats import ClaimResult
+
+    def claim(claim_id, **fields):
+        return Claim(claim_id, f"{claim_id} holds.", "t", lambda s, h: None, **fields)
+
+    timing = dict.fromkeys(
+        ("n_trials", "n_run", "n_reused", "n_diverged", "n_failed", "tracking_calls", "jobs"), 1
+    )
+    timing |= dict.fromkeys(
+        ("wall_seconds", "tracking_seconds", "tracking_fraction", "store_open_seconds"), 0.5
+    )
+    timing["compute_seconds"] = 0.5
+    agrees = claim(
+        "agrees", source="Glorot & Bengio 2010, Fig. 6", expected="supported", explanation="x"
+    )
+    differs = claim(
+        "differs", source="Ng & Jordan 2001, Fig. 1", expected="supported", explanation="easy data"
+    )
+    silent = claim("silent", source="Kohavi 1995, Sec. 5", expected="supported")
+    own = claim("own")  # a user's claim with no source: nothing to compare
+    outcome = SimpleNamespace(
+        study="toy",
+        timing=timing,
+        tracking_uri="sqlite:///x.db",
+        claims=[
+            (agrees, ClaimResult("supported", "s", {}, "fine")),
+            (differs, ClaimResult("not supported", "s", {}, "no")),
+            (silent, ClaimResult("inconclusive", "s", {}, "?")),
+            (own, ClaimResult("not supported", "s", {}, "?")),
+        ],
+    )
+    cli.print_outcome(outcome)
+    out = capsys.readouterr().out
+    assert "Glorot" not in out and "reports None" not in out
+    assert out.count("the source (") == 2
+    assert "the source (Ng & Jordan 2001, Fig. 1) reports supported: easy data" in out
+    assert "the source (Kohavi 1995, Sec. 5) reports supported: no explanation given" in out
