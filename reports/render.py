@@ -637,6 +637,11 @@ def render_index(summaries: list[dict], *, built_at: datetime | None = None) -> 
                     if counts[word]
                 ],
                 "n_missing": len(summary.get("missing") or []),
+                "differ": [
+                    str(c.get("id", ""))
+                    for c in summary.get("claims") or []
+                    if isinstance(c, dict) and c.get("expected") and c["expected"] != c["verdict"]
+                ],
             }
         )
     built = (built_at or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")

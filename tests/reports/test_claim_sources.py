@@ -138,3 +138,13 @@ def test_experiment_note_names_what_the_source_reports(judged):
     note = experiment_note("Q?", list(zip(CLAIMS, judged, strict=True)), "python -m studies")
     assert "| source reports |" in note
     assert "supported (Kingma & Ba 2015, Fig. 2)" in note
+
+
+def test_index_counts_the_claims_that_differ_from_their_source(lean, rows):
+    from reports.render import render_index
+
+    _, summary = render_report(lean(claims=rows))
+    summary["report"] = "toy.html"
+    html = render_index([summary])
+    assert "2 differ from the source" in html
+    assert 'title="wider, unexplained"' in html
