@@ -22,7 +22,7 @@ import reports
 from studies.engine import registry
 from studies.engine.executors import EXECUTORS, SCHEDULER_ENV
 from studies.engine.runner import run_study
-from studies.store.writer import StudyBusyError, key_number
+from studies.store.writer import StoreError, StudyBusyError, key_number
 
 log = logging.getLogger("studies")
 
@@ -148,8 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
-    except (ValueError, ConnectionError) as err:
-        # A bad value, an unreachable Dask scheduler or MLflow tracking server: one line.
+    except (ValueError, ConnectionError, StoreError) as err:
+        # A bad value, an unreachable Dask scheduler, a store MLflow cannot use: one line.
         print(f"error: {err}", file=sys.stderr)
         return 1
 
@@ -236,6 +236,9 @@ def make_report(name: str, tracking_uri: str | None = None) -> Path | None:
     """Build ``reports/out/NAME.html`` from the store and print its path (None on failure)."""
     try:
         path = reports.build_report(name, tracking_uri=tracking_uri)
+    except StoreError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return None
     except Exception as err:
         log.debug("report failed", exc_info=True)
         print(

@@ -27,14 +27,27 @@ import numpy as np
 
 from studies.store._bulk import search_all_runs, write_metrics
 from studies.store._client import (
+    StoreError,
+    TrackingServerError,
+    back_up,
+    check_server,
+    check_store,
     configure_mlflow,
     default_tracking_uri,
     open_client,
     sqlite_path,
+    store_problem,
 )
 from studies.store.schema import DRIVER_TAG
 
-__all__ = ["StudyBusyError", "Tracker", "TrackingServerError", "check_server", "now_ms"]
+__all__ = [
+    "StoreError",
+    "StudyBusyError",
+    "Tracker",
+    "TrackingServerError",
+    "check_server",
+    "now_ms",
+]
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +59,6 @@ MAX_PARAM_VALUE = 6000
 _RETRIES = 12
 _BACKOFF_START = 0.05
 _BACKOFF_MAX = 2.0
-# A tracking server that does not answer /health this fast is treated as down: better one clear
-# error at start than MLflow's own retries (minutes) after the first trials have trained.
-SERVER_CHECK_TIMEOUT = 5.0
-
 T = TypeVar("T")
 
 
@@ -57,44 +66,9 @@ class StudyBusyError(RuntimeError):
     """Another process is running the same study against the same store."""
 
 
-class TrackingServerError(ConnectionError):
-    """The MLflow tracking server of an ``http(s)://`` tracking URI does not answer."""
-
-
 def now_ms() -> int:
     """Wall-clock time in milliseconds, MLflow's timestamps."""
     return int(time.time() * 1000)
-
-
-def check_server(uri: str, timeout: float = SERVER_CHECK_TIMEOUT) -> None:
-    """Raise :class:`TrackingServerError` unless the server at ``uri`` answers ``/health``.
-
-    Parameters
-    ----------
-    uri : str
-        An ``http://`` or ``https://`` tracking URI (other URIs are not checked).
-    timeout : float
-        Seconds to wait for the answer.
-    """
-    if not uri.startswith(("http://", "https://")):
-        return
-    from urllib.error import HTTPError, URLError
-    from urllib.request import urlopen
-
-    url = f"{uri.rstrip('/')}/health"
-    try:
-        with urlopen(url, timeout=timeout) as response:
-            response.read()
-    except HTTPError as err:
-        reason = f"{url} answered HTTP {err.code}"
-    except (URLError, OSError) as err:
-        reason = str(getattr(err, "reason", err))
-    else:
-        return
-    raise TrackingServerError(
-        f"the MLflow tracking server at {uri} is unreachable ({reason}); start it "
-        "(e.g. `make cluster-up`) or point MLFLOW_TRACKING_URI at a running one"
-    )
 
 
 class Tracker:
@@ -136,12 +110,21 @@ class Tracker:
         self._jitter = np.random.default_rng()
         db = sqlite_path(self.uri)
         if db is not None:
-            db.parent.mkdir(parents=True, exist_ok=True)
-        check_server(self.uri)
+            try:
+                db.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise StoreError(
+                    f"the MLflow store {db} cannot be created ({err.strerror}: {db.parent}); "
+                    "point MLFLOW_TRACKING_URI at a writable place, e.g. sqlite:////tmp/mlflow.db"
+                ) from None
+        check_store(self.uri)  # one line within seconds, before MLflow is even imported
         configure_mlflow()  # imports MLflow: not part of opening the store
-        # Creating the client opens (and on first use migrates) the store; timed on its own.
+        # Creating the client opens (and on first use migrates) the store; timed on its own,
+        # with the copy of a SQLite store a corrupt file can be restored from.
         start = time.perf_counter()
         self.client = open_client(self.uri)
+        if db is not None and db.is_file():
+            back_up(db)
         self.open_seconds = time.perf_counter() - start
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -156,6 +139,9 @@ class Tracker:
                     return fn(*args, **kwargs)
                 except Exception as err:
                     if attempt == _RETRIES or not _is_lock_error(err):
+                        problem = store_problem(self.uri, err)
+                        if problem:  # the store itself broke mid-run: one line, not a trace
+                            raise StoreError(problem) from err
                         raise
                 attempt += 1
                 self.retries += 1

@@ -54,9 +54,10 @@ from studies.store.schema import (
     encode_param,
     flatten,
 )
-from studies.store.tracker import StudyBusyError, Tracker, TrackingServerError, now_ms
+from studies.store.tracker import StoreError, StudyBusyError, Tracker, TrackingServerError, now_ms
 
 __all__ = [
+    "StoreError",
     "StudyBusyError",
     "StudyWriter",
     "Tracker",
@@ -459,21 +460,21 @@ def experiment_note(question: str, claims: Sequence[tuple[Any, Any]], command: s
     """
     lines = [f"**Question.** {question}", ""]
     if claims:
-        lines += [
-            "| claim | verdict | source reports | seeds (look) | key number |",
-            "|---|---|---|---|---|",
-        ]
+        # The source's verdict, for studies whose claims name one (every catalogue study).
+        sourced = any(getattr(claim, "expected", None) for claim, _ in claims)
+        head = ["claim", "verdict", *(["source reports"] if sourced else []), "seeds (look)"]
+        lines += [f"| {' | '.join(head)} | key number |", "|---" * (len(head) + 1) + "|"]
         for claim, result in claims:
             text = claim.text.replace("|", "\\|")
             seeds = "" if result.seeds is None else f"{result.seeds} (look {result.look})"
             if result.verdict == "inconclusive" and result.seeds_needed:
                 seeds += f"; ~{result.seeds_needed} needed"
-            source = getattr(claim, "source", "").replace("|", "\\|")
-            expected = getattr(claim, "expected", "")
-            reports = f"{expected} ({source})" if source else expected
-            lines.append(
-                f"| {text} | **{result.verdict}** | {reports} | {seeds} | {key_number(result)} |"
-            )
+            cells = [text, f"**{result.verdict}**"]
+            if sourced:
+                source = (getattr(claim, "source", "") or "").replace("|", "\\|")
+                expected = getattr(claim, "expected", None) or ""
+                cells.append(f"{expected} ({source})" if source and expected else expected)
+            lines.append(f"| {' | '.join([*cells, seeds, key_number(result)])} |")
         lines.append("")
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines.append(f"_Last run {stamp}: `{command}`._")
