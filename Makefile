@@ -9,9 +9,12 @@ SEEDS ?=
 MAX_SEEDS ?=
 FORCE ?=
 EXECUTOR ?=
-STUDY_FLAGS := $(if $(QUICK),--quick,) $(if $(JOBS),--jobs $(JOBS),) \
+# A yes/no option is off when empty or 0, no, false, off or n (any case): QUICK=0 is not quick.
+OFF := 0 no No NO false False FALSE off Off OFF n N
+on = $(filter-out $(OFF),$(strip $(1)))
+STUDY_FLAGS := $(if $(call on,$(QUICK)),--quick,) $(if $(JOBS),--jobs $(JOBS),) \
 	$(if $(SEEDS),--seeds $(SEEDS),) $(if $(MAX_SEEDS),--max-seeds $(MAX_SEEDS),) \
-	$(if $(FORCE),--force,) \
+	$(if $(call on,$(FORCE)),--force,) \
 	$(if $(EXECUTOR),--executor $(EXECUTOR),)
 DASK_PORT ?= 8786
 MLFLOW_PORT ?= 5001
@@ -74,7 +77,7 @@ cluster-down: ## Stop what cluster-up started
 	DASK_PORT=$(DASK_PORT) MLFLOW_PORT=$(MLFLOW_PORT) scripts/cluster.sh down
 
 study-dask-demo: install ## Run the init study (quick) on the cluster-up cluster, logged to its MLflow server
-	$(CLUSTER_ENV) $(PY) -m studies run init --quick --executor dask $(if $(FORCE),--force,)
+	$(CLUSTER_ENV) $(PY) -m studies run init --quick --executor dask $(if $(call on,$(FORCE)),--force,)
 
 clean: ## Remove caches and build outputs (keeps .venv and mlflow.db)
 	rm -rf .pytest_cache .ruff_cache reports/out build *.egg-info

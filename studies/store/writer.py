@@ -122,6 +122,8 @@ class StudyWriter:
         self.summary_id = ""
         self.open_runs: set[str] = set()
         self._finished: dict[str, Any] = {}
+        # Earlier trial runs per config hash (any status): replaced when the trial is logged.
+        self._earlier: dict[str, list[str]] = {}
         self._parents: dict[str, Any] = {}
         self._parent_params: dict[str, dict[str, str]] = {}
 
@@ -149,10 +151,15 @@ class StudyWriter:
         # Trial and parent hashes include the code version, so only runs tagged with this
         # commit can match: the lookup does not grow with the runs of earlier commits.
         same_code = f"tags.{GIT_COMMIT_TAG} = '{self.code['git_commit']}'"
+        trials = tracker.search(self.experiment_id, f"tags.{KIND_TAG} = 'trial' and {same_code}")
+        self._earlier = {}
+        for run in trials:
+            config = run.data.tags.get(CONFIG_HASH_TAG)
+            if config:
+                self._earlier.setdefault(config, []).append(run.info.run_id)
         if reuse:
-            finished = f"tags.{KIND_TAG} = 'trial' and attributes.status = 'FINISHED'"
-            trials = tracker.search(self.experiment_id, f"{finished} and {same_code}")
-            self._finished = _latest_by_tag(trials, CONFIG_HASH_TAG)
+            finished = [run for run in trials if run.info.status == "FINISHED"]
+            self._finished = _latest_by_tag(finished, CONFIG_HASH_TAG)
         parents = []
         for kind in ("arm", "stage"):
             parents += tracker.search(
@@ -339,7 +346,18 @@ class StudyWriter:
             tracker.log_artifacts(run_id, {TRACEBACK_ARTIFACT: error})
         status = "FAILED" if result.status == "failed" else "FINISHED"
         tracker.terminate(run_id, status, end_time=end)
+        self._supersede(spec.config_hash, run_id)
         return run_id
+
+    def _supersede(self, config_hash: str, run_id: str) -> None:
+        """Delete (MLflow's soft delete) the earlier runs of a trial just logged again.
+
+        A forced rerun, or the rerun of a failed or killed trial, leaves one active run per
+        (stage, arm, seed, config) — the new one — in the UI and the reader alike.
+        """
+        for old in self._earlier.pop(config_hash, []):
+            if old != run_id:
+                self.tracker.delete_run(old)
 
     # -- the end ----------------------------------------------------------------------------
     def log_summary(

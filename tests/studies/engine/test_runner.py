@@ -117,7 +117,11 @@ def test_second_run_reuses_every_trial_and_force_reruns(store, calls_file):
     assert len(runs["arm"]) == 2  # the old parents handed their children over and were deleted
     parent_ids = {r.info.run_id for r in runs["arm"]}
     assert {t.data.tags[PARENT_TAG] for t in runs["trial"]} == parent_ids
-    assert len(runs["trial"]) == 12 and len(runs["summary"]) == 3
+    # The forced runs supersede the old ones: one active run per (arm, seed), the new one.
+    assert len(runs["trial"]) == 6 and len(runs["summary"]) == 3
+    assert {t.info.run_id for t in runs["trial"]} == {r.run_id for r in forced.records}
+    keys = [(t.data.tags["arm"], t.data.tags["seed"]) for t in runs["trial"]]
+    assert len(set(keys)) == 6
 
 
 def test_quick_and_seeds_change_the_trials(store, calls_file):
