@@ -56,6 +56,10 @@ ALLOWED_FAILURES = 1
 # 2 cores: next to two nice-5 workers a trial's logging took ~49 ms instead of ~23 ms alone).
 # The workers still get every cycle the driver does not use.
 WORKER_NICE = 19
+# Loggers of Dask's own libraries, kept at WARNING in the driver.
+DASK_LOGGERS = ("distributed", "dask", "bokeh", "tornado")
+# How often a pool worker checks that its driver is still alive (seconds).
+PARENT_CHECK_SECONDS = 1.0
 _niced = False
 
 
@@ -154,10 +158,31 @@ def _import_modules(modules: Sequence[str]) -> int:
 
 
 def _lower_priority() -> None:
+    """Set a pool worker up once: lower priority, and exit when its driver dies."""
     global _niced
-    if not _niced and hasattr(os, "nice"):
-        os.nice(WORKER_NICE)
+    if not _niced:
+        if hasattr(os, "nice"):
+            os.nice(WORKER_NICE)
+        _watch_parent()
         _niced = True
+
+
+def _watch_parent(interval: float = PARENT_CHECK_SECONDS) -> None:
+    """Exit this worker process soon after the process that started it is gone.
+
+    A driver killed with SIGKILL cannot stop its pool, and loky keeps idle workers (about
+    230 MB each) for minutes; the orphan is adopted by another process, so its parent id
+    changes, and a daemon thread that sees it ends the process.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 class LocalExecutor:
@@ -342,6 +367,10 @@ class DaskExecutor:
         import dask
         from distributed import Client, LocalCluster
 
+        # distributed sets its loggers to INFO when imported (scheduler start, every worker
+        # and connection: ~30 lines a run); a study prints its own progress, Dask's warnings.
+        for name in DASK_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
         if self.scheduler is not None:
             try:
                 client = Client(self.scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)

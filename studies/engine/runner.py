@@ -109,6 +109,8 @@ class StudyOutcome:
     timing : dict
         ``wall_seconds``, ``tracking_seconds``, ``tracking_fraction`` and counts (as logged in
         ``timing.json``).
+    quick : bool
+        A ``--quick`` smoke run (its verdicts are not meant to match the sources').
     """
 
     study: str
@@ -118,6 +120,7 @@ class StudyOutcome:
     records: list[TrialRecord]
     claims: list[tuple[Claim, ClaimResult]]
     timing: dict[str, Any] = field(default_factory=dict)
+    quick: bool = False
 
 
 def run_study(
@@ -244,6 +247,7 @@ def run_study(
         records=inv.records,
         claims=claims,
         timing=timing,
+        quick=quick,
     )
 
 

@@ -17,6 +17,7 @@ merged and hashed by :mod:`studies.engine.config`.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -64,6 +65,15 @@ SEED_LABELS = ("seed", "fold")
 RESERVED_KEYS = ("arm", "seed")
 
 
+def _first_non_finite_loss(history: Sequence[Mapping[str, Any]]) -> int | None:
+    """The epoch of the first record with a NaN or infinite ``*loss*`` value, else None."""
+    for record in history:
+        for key, value in record.items():
+            if "loss" in key and isinstance(value, (int, float)) and not math.isfinite(value):
+                return int(record.get("epoch", 0))
+    return None
+
+
 @dataclass
 class TrialResult:
     """What a trial returns: per-epoch history, final figures and small artifacts.
@@ -91,6 +101,11 @@ class TrialResult:
 
     def __post_init__(self) -> None:
         check_choice("trial status", self.status, STATUSES)
+        if self.status == "ok":
+            # A loss that went NaN or infinite is a divergence, whatever the trial reported.
+            blown = _first_non_finite_loss(self.history)
+            if blown is not None:
+                self.status, self.diverged_epoch = "diverged", blown
         if self.status == "diverged" and self.diverged_epoch is None:
             raise ValueError("a diverged TrialResult needs diverged_epoch (the epoch it blew up)")
         history_keys: set[str] = set()

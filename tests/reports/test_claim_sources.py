@@ -3,6 +3,7 @@ verdict the source reports, and the claim's reason where the measured verdict di
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -148,3 +149,12 @@ def test_index_counts_the_claims_that_differ_from_their_source(lean, rows):
     html = render_index([summary])
     assert "2 differ from the source" in html
     assert 'title="wider, unexplained"' in html
+
+
+def test_a_quick_run_is_not_held_against_the_sources(lean, rows):
+    runs = lean(claims=rows)
+    quick = dataclasses.replace(runs, summary_run={**runs.summary_run, "quick": True})
+    html, summary = render_report(quick)
+    assert not any("gives no explanation" in note for note in summary["missing"])
+    card = html.split('id="claim-unexplained"')[1].split("</article>")[0]
+    assert "Why it differs" not in card and "measured here: not supported" in card

@@ -75,6 +75,23 @@ def test_local_cluster_gives_the_local_executors_metrics(store, calls_file, tmp_
     assert sum(read_calls(calls_file).values()) == 8
 
 
+def test_dask_prints_warnings_only(store, calls_file, capfd):
+    import logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    cli.setup_logging()  # as the CLI runs: studies' progress lines, other libraries' warnings
+    try:
+        run(make_toy(calls_file=calls_file, seeds=2), store, executor="dask", jobs=2)
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+    err = capfd.readouterr().err
+    assert "started a Dask LocalCluster" in err  # the study's own line
+    for chatter in ("Scheduler at", "Register worker", "Start Nanny", "Closing scheduler"):
+        assert chatter not in err
+
+
 def test_a_worker_killed_mid_trial_is_retried_and_every_trial_logged_once(
     store, calls_file, tmp_path
 ):

@@ -57,3 +57,18 @@ def test_summary_key_equal_to_a_history_key_is_refused():
         TrialResult(history=history, summary={"val_loss": 0.5, "val_acc": 0.8, "test": 1.0})
     # Distinct keys (and "epoch" only in the history) are fine.
     TrialResult(history=history, summary={"final_val_loss": 0.5, "epoch": 1.0})
+
+
+def test_an_ok_result_with_a_non_finite_loss_is_recorded_diverged():
+    history = [
+        {"epoch": 1, "train_loss": 0.5, "val_acc": 0.7},
+        {"epoch": 2, "train_loss": 0.4, "val_loss": math.inf},
+        {"epoch": 3, "train_loss": math.nan},
+    ]
+    result = TrialResult(history=history, summary={"final": 1.0})
+    assert result.status == "diverged" and result.diverged_epoch == 2
+    # A non-finite value of another metric is the trial's business, not a divergence.
+    fine = TrialResult(history=[{"epoch": 1, "train_loss": 0.5, "steps_to_target": math.inf}])
+    assert fine.status == "ok"
+    failed = TrialResult(history=history, status="failed")
+    assert failed.status == "failed"
