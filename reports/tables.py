@@ -352,6 +352,8 @@ def completeness_notes(runs: StudyRuns) -> list[str]:
                 "This is a quick (smoke) run with fewer epochs and seeds; its verdicts are not "
                 "evidence either way."
             )
+        # What the run itself noted: a stage skipped, an arm chosen with fewer trials.
+        notes += [str(note) for note in (runs.study or {}).get("notes") or []]
         if summary.get("run_status", "FINISHED") != "FINISHED":
             notes.append(
                 f"The reported invocation {summary.get('run_name', '')} did not finish "

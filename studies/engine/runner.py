@@ -51,6 +51,7 @@ from studies.engine.frames import histories_frame, summaries_frame
 from studies.engine.progress import Progress
 from studies.engine.spec import (
     Arm,
+    ArmChoiceError,
     Claim,
     ClaimResult,
     Stage,
@@ -251,6 +252,25 @@ def run_study(
     )
 
 
+@contextlib.contextmanager
+def collect_warnings(logger: str = "studies"):
+    """Collect the messages of WARNING records logged under ``logger`` meanwhile (they are
+    still logged as usual): what a stage's arm choice warned about, for the report."""
+    messages: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+
+    handler = Collect(logging.WARNING)
+    target = logging.getLogger(logger)
+    target.addHandler(handler)
+    try:
+        yield messages
+    finally:
+        target.removeHandler(handler)
+
+
 def package_versions() -> dict[str, str]:
     """``{distribution: version}`` for :data:`PACKAGES` that are installed."""
     versions = {}
@@ -306,6 +326,8 @@ class _Invocation:
         self.stage_seconds: dict[str, float] = defaultdict(float)
         self.compute_seconds = 0.0
         self.looks_run: list[dict[str, Any]] = []
+        # What went wrong or was chosen with less data, for the report ("incomplete or abnormal").
+        self.notes: list[str] = []
         # Per parent group (stage, arm or stage name): its trial specs and records, and the
         # run id once this invocation opened it.
         self.group_specs: dict[tuple[str, str], list[TrialSpec]] = defaultdict(list)
@@ -316,7 +338,24 @@ class _Invocation:
     def arms_of(self, stage: Stage) -> dict[str, Arm]:
         """The stage's arms, resolved on first use (a factory sees the trials run so far)."""
         if stage.name not in self.stage_arms:
-            arms = self.study.stage_arms(stage, summaries_frame(self.records), quick=self.quick)
+            with collect_warnings() as warned:
+                try:
+                    arms = self.study.stage_arms(
+                        stage, summaries_frame(self.records), quick=self.quick
+                    )
+                except ArmChoiceError as err:
+                    # A factory that cannot choose (e.g. every tuning trial of it failed):
+                    # the stage is skipped, the claims that need its arms are not evaluated,
+                    # and the rest of the study goes on and is reported.
+                    log.warning(  # collected: the report says it too
+                        "stage %r skipped: its arms could not be chosen (%s); the claims "
+                        "that need it are not evaluated",
+                        stage.name,
+                        err,
+                    )
+                    arms = {}
+            named = f"stage {stage.name!r}"
+            self.notes += [t if t.startswith(named) else f"{named}: {t}" for t in warned]
             for earlier, earlier_arms in self.stage_arms.items():
                 clash = sorted(set(arms) & set(earlier_arms))
                 if clash:
@@ -519,6 +558,7 @@ class _Invocation:
             for arms in self.stage_arms.values()
             for arm in arms
         }
+        study_json["notes"] = list(self.notes)
         study_json["code"] = dict(writer.code)
         study_json["packages"] = package_versions()
         study_json["command"] = writer.command

@@ -6,6 +6,7 @@ the stages before it; :func:`best_setting` is the one rule both tuning studies u
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pandas as pd
@@ -14,6 +15,8 @@ from dlkit.validation import check_choice
 from studies.stats import DIRECTIONS
 
 __all__ = ["best_setting"]
+
+log = logging.getLogger(__name__)
 
 
 def best_setting(
@@ -50,10 +53,14 @@ def best_setting(
     dict
         ``{group value: best setting}``; the single key ``None`` without ``within``.
 
+    A group some of whose trials failed or diverged is chosen from the rest, and one without
+    any finished trial is left out of the result; each is logged as a warning (the runner
+    shows warnings of arm choices in the study's report).
+
     Raises
     ------
     ValueError
-        For a missing column, or a group without a finished trial of ``stage``.
+        For a missing column, or when no group has a finished trial of ``stage``.
     """
     check_choice("better", better, DIRECTIONS)
     check_choice("ties", ties, ("smallest", "largest"))
@@ -67,10 +74,26 @@ def best_setting(
     best: dict[Any, float] = {}
     for group in groups:
         mine = rows if within is None else rows[rows[within] == group]
+        tried = stage_rows if within is None else stage_rows[stage_rows[within] == group]
+        name = f" for {within} = {group!r}" if within else ""
         if mine.empty:
-            raise ValueError(f"no finished {stage!r} trial for {within} = {group!r}")
+            log.warning("no finished %r trial%s: nothing to choose from", stage, name)
+            continue
+        if len(mine) < len(tried):
+            lost = tried[tried["status"] != "ok"]
+            log.warning(
+                "%s%s chosen without %d of its %d %r trials (%s)",
+                setting,
+                name,
+                len(lost),
+                len(tried),
+                stage,
+                ", ".join(f"{s} {n}" for s, n in lost["status"].value_counts().items()),
+            )
         means = mine.groupby(setting)[metric].mean()
         target = means.min() if better == "lower" else means.max()
         winners = means.index[means == target]
         best[group] = float(winners.min() if ties == "smallest" else winners.max())
+    if not best:
+        raise ValueError(f"no finished {stage!r} trial to choose {setting} from")
     return best

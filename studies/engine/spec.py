@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EXPECTED",
+    "ArmChoiceError",
     "PLOT_KINDS",
     "STATUSES",
     "VERDICTS",
@@ -63,6 +64,10 @@ EXPECTED = ("supported", "not supported")
 SEED_LABELS = ("seed", "fold")
 # Keys the engine adds to every trial config; arms may not override them.
 RESERVED_KEYS = ("arm", "seed")
+
+
+class ArmChoiceError(RuntimeError):
+    """A stage's arms factory could not choose its arms from the earlier stages' results."""
 
 
 def _first_non_finite_loss(history: Sequence[Mapping[str, Any]]) -> int | None:
@@ -464,7 +469,16 @@ class Study:
     def stage_arms(self, stage: Stage, previous: pd.DataFrame, *, quick: bool) -> dict[str, Arm]:
         """Resolve the arms of ``stage`` (calling its factory on ``previous`` if needed)."""
         spec = stage.quick_arms if quick and stage.quick_arms is not None else stage.arms
-        arms = normalize_arms(spec(previous) if callable(spec) else spec)
+        if callable(spec):
+            try:
+                chosen = spec(previous)
+            except Exception as err:  # e.g. every tuning trial it chooses from failed
+                raise ArmChoiceError(f"{type(err).__name__}: {err}") from err
+            arms = normalize_arms(chosen)
+            if not arms:
+                raise ArmChoiceError(f"the arms factory of stage {stage.name!r} chose no arm")
+        else:
+            arms = normalize_arms(spec)
         if not arms:
             raise ValueError(f"stage {stage.name!r} of study {self.name!r} has no arms")
         self.check_arms(stage, arms)

@@ -16,7 +16,7 @@ from toy_studies import Arm, base_config, make_toy, toy_trial
 
 from studies.engine.frames import histories_frame, summaries_frame
 from studies.engine.runner import PACKAGES, run_study
-from studies.engine.spec import Stage, Study, TrialResult
+from studies.engine.spec import Claim, Stage, Study, TrialResult
 
 
 def run(study: Study, uri: str, **kwargs):
@@ -125,3 +125,86 @@ def test_reused_trials_load_histories_in_one_bulk_call(store):
         a = frame(first.records).drop(columns=["reused"], errors="ignore")
         b = frame(second.records).drop(columns=["reused"], errors="ignore")
         pd.testing.assert_frame_equal(a, b, check_dtype=False)
+
+
+# -- a tuning stage with failed trials --------------------------------------------------------
+def _tuned_study(final_arms) -> Study:
+    from studies.engine.claims import mean_threshold
+
+    def tune_arm(group: str, lr: float, fail: bool) -> Arm:
+        overrides = {"optimizer": {"lr": lr}, **({"fail": "raise", "fail_seed": 0} if fail else {})}
+        return Arm(overrides, factors={"group": group})
+
+    tune = {
+        "tune/a/0.1": tune_arm("a", 0.1, fail=True),  # a is chosen with one of its two trials
+        "tune/a/0.3": tune_arm("a", 0.3, fail=False),
+        "tune/b/0.1": tune_arm("b", 0.1, fail=True),  # every trial of b fails
+        "tune/b/0.3": tune_arm("b", 0.3, fail=True),
+    }
+    claims = [
+        Claim(
+            id=f"{group}_reaches_target",
+            text=f"{group} reaches the target",
+            statistic="epochs to target",
+            evaluate=mean_threshold(
+                "epochs_to_target", threshold=100, above=False, arm=f"final/{group}"
+            ),
+        )
+        for group in ("a", "b")
+    ]
+    return Study(
+        name="toy_tuned",
+        question="Does tuning survive failed trials?",
+        base_config=base_config(),
+        trial=toy_trial,
+        stages=[
+            Stage("tune", tune, seeds=1, fixed_seeds=True, nest="stage"),
+            Stage("final", final_arms, seeds=2, fixed_seeds=True),
+        ],
+        claims=claims,
+    )
+
+
+def test_failed_tuning_trials_leave_the_choice_to_the_rest(store):
+    from reports.tables import completeness_notes
+    from studies.engine.select import best_setting
+    from studies.store.reader import load_runs
+
+    def best(previous):
+        rates = best_setting(
+            previous,
+            stage="tune",
+            metric="epochs_to_target",
+            better="lower",
+            setting="config.optimizer.lr",
+            within="factor.group",
+        )
+        return {f"final/{g}": Arm({"optimizer": {"lr": lr}}) for g, lr in rates.items()}
+
+    outcome = run(_tuned_study(best), store)
+    assert {r.spec.arm for r in outcome.records if r.spec.stage == "final"} == {"final/a"}
+    verdicts = {c.id: r for c, r in outcome.claims}
+    assert verdicts["a_reaches_target"].verdict == "supported"
+    assert verdicts["b_reaches_target"].verdict == "inconclusive"
+    notes = completeness_notes(load_runs("toy_tuned", tracking_uri=store))
+    assert any("stage 'final'" in n and "group = 'a' chosen without 1 of its 2" in n for n in notes)
+    assert any(
+        "stage 'final'" in n and "group = 'b'" in n and "nothing to choose" in n for n in notes
+    )
+
+
+def test_a_stage_whose_arms_cannot_be_chosen_is_skipped(store):
+    from reports.tables import completeness_notes
+    from studies.store.reader import load_runs
+
+    def broken(previous):
+        raise ValueError("no finished tuning trial for optimizer 'b'")
+
+    outcome = run(_tuned_study(broken), store)
+    assert {r.spec.stage for r in outcome.records} == {"tune"}
+    assert {r.verdict for _, r in outcome.claims} == {"inconclusive"}
+    notes = completeness_notes(load_runs("toy_tuned", tracking_uri=store))
+    assert any(
+        "stage 'final' skipped" in n and "optimizer 'b'" in n and "not evaluated" in n
+        for n in notes
+    )

@@ -39,7 +39,7 @@ def test_ties_pick_the_smallest_or_largest_setting():
 
 def test_bad_input_names_the_value():
     rows = [("s", "failed", "g", 0.1, 1.0)]
-    with pytest.raises(ValueError, match="no finished 's' trial for group = 'g'"):
+    with pytest.raises(ValueError, match="no finished 's' trial to choose lr from"):
         best_setting(
             frame(rows), stage="s", metric="score", better="lower", setting="lr", within="group"
         )
@@ -47,3 +47,19 @@ def test_bad_input_names_the_value():
         best_setting(frame(rows), stage="s", metric="nope", better="lower", setting="lr")
     with pytest.raises(ValueError, match="unknown better 'best'"):
         best_setting(frame(rows), stage="s", metric="score", better="best", setting="lr")
+
+
+def test_a_group_without_finished_trials_is_left_out_with_a_warning(caplog):
+    rows = [
+        ("s", "failed", "g", 0.1, 1.0),
+        ("s", "diverged", "h", 0.1, 1.0),
+        ("s", "ok", "h", 0.3, 2.0),
+    ]
+    kw = {"stage": "s", "metric": "score", "better": "lower", "setting": "lr", "within": "group"}
+    with caplog.at_level("WARNING", logger="studies.engine.select"):
+        assert best_setting(frame(rows), **kw) == {"h": 0.3}
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("group = 'g'" in m and "nothing to choose" in m for m in messages)
+    assert any(
+        "group = 'h' chosen without 1 of its 2 's' trials (diverged 1)" in m for m in messages
+    )
