@@ -11,6 +11,19 @@ from scipy.special import expit
 from dlkit.validation import check_choice
 
 
+def _check_probabilities(loss, target: np.ndarray, name: str) -> None:
+    """Raise a ValueError unless every entry of ``target`` is in [0, 1] (NaN fails too).
+
+    torch accepts any float target here and returns a meaningless loss (a negative
+    cross-entropy, a binary cross-entropy "for" a target of 2), so this is stricter than torch.
+    """
+    if target.size and not (target.min() >= 0 and target.max() <= 1):
+        raise ValueError(
+            f"{type(loss).__name__}: {name} must hold probabilities in [0, 1], got values in "
+            f"[{float(target.min())!r}, {float(target.max())!r}]"
+        )
+
+
 def _check_same_shape(loss, pred: np.ndarray, target: np.ndarray) -> None:
     if pred.shape != target.shape:
         raise ValueError(
@@ -30,6 +43,15 @@ class Loss:
 
     def backward(self) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
+
+    def check_target(self, target: np.ndarray, name: str = "target") -> None:
+        """Raise a ValueError naming ``name`` if ``target`` can never be a valid target.
+
+        ``fit`` and ``evaluate`` call it once on the whole ``y`` (and ``y_val``), so a bad
+        label fails before training, naming the argument. The checks that need the
+        predictions (shapes, the number of classes) stay in ``forward``. The base class
+        accepts every numeric target.
+        """
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -64,9 +86,37 @@ class CrossEntropyLoss(Loss):
     Shapes
     ------
     pred : (N, C) logits.
-    target : (N,) integer class labels in [0, C), or (N, C) class probabilities
-        (as ``torch.nn.CrossEntropyLoss`` accepts).
+    target : (N,) integer class labels in [0, C), or (N, C) class probabilities in [0, 1]
+        (as ``torch.nn.CrossEntropyLoss`` accepts; rows need not sum to 1, as in torch, but
+        entries outside [0, 1], which torch silently accepts, are refused).
     """
+
+    def check_target(self, target, name="target"):
+        if target.ndim == 1:
+            if target.dtype.kind not in "iu":
+                raise ValueError(
+                    f"CrossEntropyLoss: {name} of shape (N,) must hold integer class labels, "
+                    f"got dtype {target.dtype} (cast with {name}.astype(np.int64); class "
+                    "probabilities have shape (N, C))"
+                )
+            if target.size and target.min() < 0:
+                raise ValueError(
+                    f"CrossEntropyLoss: {name} must hold class labels >= 0, "
+                    f"got {int(target.min())!r}"
+                )
+        elif target.ndim == 2:
+            if target.dtype.kind in "biu" and target.shape[1] == 1:
+                raise ValueError(
+                    f"CrossEntropyLoss: {name} must be class labels of shape (N,) or class "
+                    f"probabilities of shape (N, C), got integer labels of shape "
+                    f"{target.shape} (use {name}.ravel())"
+                )
+            _check_probabilities(self, target, name)
+        else:
+            raise ValueError(
+                f"CrossEntropyLoss: {name} must be class labels of shape (N,) or class "
+                f"probabilities of shape (N, C), got shape {target.shape}"
+            )
 
     def forward(self, pred, target):
         if pred.ndim != 2:
@@ -94,8 +144,15 @@ class CrossEntropyLoss(Loss):
             loss = (float(logsum.sum()) - float(z[rows, target].sum())) / n
             p[rows, target] -= 1
         else:
+            if target.shape != pred.shape:
+                raise ValueError(
+                    f"CrossEntropyLoss: target must be integer class labels of shape ({n},) "
+                    f"or class probabilities of the logits' shape {pred.shape}, got shape "
+                    f"{target.shape} and dtype {target.dtype}"
+                    + (" (cast labels with .astype(np.int64))" if target.ndim == 1 else "")
+                )
             target = target.astype(pred.dtype, copy=False)
-            _check_same_shape(self, pred, target)
+            _check_probabilities(self, target, "target")
             loss = float(np.sum(target * (logsum - z))) / n
             # d/dz of sum_j t_j (logsumexp(z) - z_j) is softmax(z) * sum(t) - t: rows of soft
             # targets need not sum to 1 (torch accepts them).
@@ -117,12 +174,17 @@ class BCEWithLogitsLoss(Loss):
 
     Shapes
     ------
-    pred, target : identical shapes, e.g. (N,) or (N, D); targets in [0, 1].
+    pred, target : identical shapes, e.g. (N,) or (N, D); targets in [0, 1] (torch accepts
+        any value; outside [0, 1] the loss means nothing, so it is refused here).
     """
+
+    def check_target(self, target, name="target"):
+        _check_probabilities(self, target, name)
 
     def forward(self, pred, target):
         target = np.asarray(target, dtype=pred.dtype)
         _check_same_shape(self, pred, target)
+        _check_probabilities(self, target, "target")
         loss = np.maximum(pred, 0) - pred * target + np.log1p(np.exp(-np.abs(pred)))
         self._pred, self._target = pred, target
         return float(np.mean(loss))

@@ -23,7 +23,15 @@ from dlkit.data import minibatches
 from dlkit.losses import Loss
 from dlkit.nn.base import Layer
 from dlkit.optim import clip_grad_norm
-from dlkit.validation import check_choice, check_int, check_non_negative
+from dlkit.validation import (
+    check_array,
+    check_bool,
+    check_choice,
+    check_generator,
+    check_int,
+    check_non_negative,
+    check_same_length,
+)
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +94,29 @@ def accuracy(output: np.ndarray, y: np.ndarray) -> float | None:
     return float(np.mean((scores > 0) == (y > 0.5)))
 
 
+def _check_model_and_loss(model: object, loss: object) -> None:
+    if not all(callable(getattr(model, m, None)) for m in ("forward", "backward", "parameters")):
+        raise ValueError(
+            f"model must be a dlkit layer (with forward, backward and parameters), got {model!r}"
+        )
+    if not all(callable(getattr(loss, m, None)) for m in ("forward", "backward")):
+        raise ValueError(
+            f"loss must be a dlkit loss (with forward and backward, e.g. "
+            f"losses.CrossEntropyLoss()), got {loss!r}"
+        )
+
+
+def _check_data(loss: Loss, X: object, y: object, names: tuple[str, str]) -> None:
+    """One pass over the data at entry: arrays of numbers, finite, as long as each other,
+    and targets the loss can take (:meth:`~dlkit.losses.Loss.check_target`)."""
+    check_array(names[0], X)
+    check_array(names[1], y)
+    check_same_length(names, X, y)
+    check_target = getattr(loss, "check_target", None)
+    if check_target is not None:
+        check_target(y, names[1])
+
+
 def evaluate(
     model: Layer, loss: Loss, X: np.ndarray, y: np.ndarray, *, batch_size: int = 1024
 ) -> dict[str, float]:
@@ -94,16 +125,32 @@ def evaluate(
     Parameters
     ----------
     X : ndarray, shape (N, ...)
+        N >= 1 samples, finite values.
     y : ndarray, shape (N,) labels or (N, ...) targets
+        Finite, and a valid target of ``loss``.
+    batch_size : int
+        Samples per forward pass, >= 1.
 
     Returns
     -------
     dict
         ``{"loss": float, "acc": float}`` (``acc`` is NaN for non-classification targets).
+
+    Raises
+    ------
+    ValueError
+        For a wrong-typed, empty or non-finite ``X`` or ``y``, lengths that differ, or a bad
+        ``batch_size``; the message names the argument.
     """
+    _check_model_and_loss(model, loss)
+    _check_data(loss, X, y, ("X", "y"))
+    batch_size = check_int("batch_size", batch_size, 1)
+    return _evaluate(model, loss, X, y, batch_size)
+
+
+def _evaluate(model: Layer, loss: Loss, X: np.ndarray, y: np.ndarray, batch_size: int = 1024):
+    """:func:`evaluate` on arguments already checked (``fit`` checks them once at entry)."""
     n = len(X)
-    if n == 0:
-        raise ValueError("evaluate needs at least one sample, got an empty X")
     total_loss, total_acc, acc_seen = 0.0, 0.0, True
     with np.errstate(over="ignore", invalid="ignore"):
         for start in range(0, n, batch_size):
@@ -143,14 +190,19 @@ def fit(
         E.g. ``losses.CrossEntropyLoss()``.
     optimizer
         A :mod:`dlkit.optim` optimizer over ``model.parameters()``.
+        An optimizer over other arrays (another model's parameters) is refused: it would
+        train nothing.
     X : ndarray, shape (N, ...)
+        N >= 1 samples, finite values (a NaN in the data is an error, not a divergence).
     y : ndarray, shape (N,) integer labels or (N, ...) targets
+        Finite, and a valid target of ``loss`` (e.g. probabilities in [0, 1]).
     epochs : int
-        Passes over the training set.
+        Passes over the training set, >= 0.
     batch_size : int
-        Samples per step; the last, smaller batch is kept.
+        Samples per step, >= 1; the last, smaller batch is kept.
     X_val, y_val : ndarray, optional
-        Evaluated (``train=False``) after every epoch.
+        Evaluated (``train=False``) after every epoch; both or neither, checked as ``X``
+        and ``y``.
     rng : numpy.random.Generator
         Shuffles the mini-batches.
     callbacks : sequence of callables
@@ -170,22 +222,55 @@ def fit(
         ``history.diverged`` is True (and ``diverged_epoch`` set) when a non-finite loss
         stopped training; no exception escapes for that. ``history.stopped_epoch`` is set
         when a callback stopped it.
-    """
-    if epochs < 0 or batch_size < 1:
-        raise ValueError(f"fit needs epochs >= 0 and batch_size >= 1, got {epochs}, {batch_size}")
-    if len(X) != len(y):
-        raise ValueError(f"fit: X has {len(X)} samples but y has {len(y)}")
-    if clip_norm is not None:
-        check_non_negative("clip_norm", clip_norm)
 
+    Raises
+    ------
+    ValueError
+        Before any training, for a wrong-typed, out-of-range or non-finite argument (the
+        message names it, the value and what is allowed), an optimizer over parameters that
+        are not the model's, or ``X_val`` without ``y_val`` (or the reverse).
+    """
+    _check_model_and_loss(model, loss)
     params = model.parameters()
+    _check_optimizer(optimizer, params)
+    epochs = check_int("epochs", epochs, 0)
+    batch_size = check_int("batch_size", batch_size, 1)
+    _check_data(loss, X, y, ("X", "y"))
+    if (X_val is None) != (y_val is None):
+        given, missing = ("X_val", "y_val") if y_val is None else ("y_val", "X_val")
+        raise ValueError(
+            f"{missing} must be given with {given} (validation needs both, or neither), "
+            f"got {missing}=None"
+        )
+    has_val = X_val is not None
+    if has_val:
+        _check_data(loss, X_val, y_val, ("X_val", "y_val"))
+    check_generator(rng)
+    if callable(callbacks) or isinstance(callbacks, (str, bytes)):
+        raise ValueError(
+            f"callbacks must be a sequence of callables (e.g. [best]), got {callbacks!r}"
+        )
+    callbacks = list(callbacks)
+    for cb in callbacks:
+        if not callable(cb):
+            raise ValueError(f"callbacks must hold callables cb(epoch, record, model), got {cb!r}")
+    if regularizer is not None and not all(
+        callable(getattr(regularizer, m, None)) for m in ("penalty", "backward")
+    ):
+        raise ValueError(
+            "regularizer must be None or a dlkit.regularizers penalty (with penalty and "
+            f"backward), got {regularizer!r}"
+        )
+    if clip_norm is not None:
+        clip_norm = check_non_negative("clip_norm", clip_norm)
+    record_initial = check_bool("record_initial", record_initial)
+
     history = History()
-    has_val = X_val is not None and y_val is not None
 
     def finish(record: dict) -> bool:
         """Complete and keep ``record``; True when a callback asked to stop."""
         if has_val:
-            ev = evaluate(model, loss, X_val, y_val)
+            ev = _evaluate(model, loss, X_val, y_val)
             record["val_loss"], record["val_acc"] = ev["loss"], ev["acc"]
         stop = False
         for cb in callbacks:
@@ -200,7 +285,7 @@ def fit(
         return stop
 
     if record_initial:
-        ev = evaluate(model, loss, X, y)
+        ev = _evaluate(model, loss, X, y)
         initial = {
             "epoch": 0,
             "train_loss": ev["loss"],
@@ -261,6 +346,27 @@ def fit(
     finally:
         model.input_grad = saved_input_grad
     return history
+
+
+def _check_optimizer(optimizer: object, params: list) -> None:
+    """Raise a ValueError unless ``optimizer`` can step and every parameter it updates is one
+    of the model's (``params``): one built over another model would train nothing."""
+    if not all(callable(getattr(optimizer, m, None)) for m in ("step", "zero_grad")):
+        raise ValueError(
+            f"optimizer must be a dlkit.optim optimizer (with step and zero_grad), got "
+            f"{optimizer!r}"
+        )
+    own = getattr(optimizer, "params", None)
+    if own is None:
+        return
+    mine = {id(p) for p in params}
+    foreign = [p for p in own if id(p) not in mine]
+    if foreign:
+        raise ValueError(
+            "optimizer must be built over model.parameters(), got one whose parameters are "
+            f"not the model's ({len(foreign)} of its {len(own)}, e.g. {foreign[0]!r}); build "
+            "it as optim.build(name, model.parameters(), ...)"
+        )
 
 
 class BestWeights:

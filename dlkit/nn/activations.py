@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
-from dlkit.nn.base import DTYPE, Layer, Parameter
-from dlkit.validation import check_choice
+from dlkit.nn.base import DTYPE, Layer, Parameter, check_array_input
+from dlkit.validation import check_choice, check_finite_number, check_non_negative
 
 
 class Activation(Layer):
@@ -31,6 +31,7 @@ class Activation(Layer):
         self._y = None
 
     def forward(self, x: np.ndarray, *, train: bool) -> np.ndarray:
+        check_array_input(self, x)
         self._x = x
         self._y = self._f(x)
         return self._y
@@ -128,6 +129,7 @@ class ReLU(Activation):
     """Rectified linear unit ``y = max(x, 0)`` (Nair & Hinton 2010; Glorot et al. 2011)."""
 
     def forward(self, x, *, train):
+        check_array_input(self, x)
         self._x = x
         self._mask = x > 0
         self._y = x * self._mask
@@ -147,7 +149,9 @@ class LeakyReLU(Activation):
 
     def __init__(self, negative_slope: float = 0.01):
         super().__init__()
-        self.negative_slope = float(negative_slope)
+        # torch.nn.LeakyReLU accepts any slope; a negative one makes the unit non-monotone
+        # (-1 is |x|), never what a "leaky" ReLU means, so it is refused here.
+        self.negative_slope = check_non_negative("negative_slope", negative_slope)
 
     def _f(self, x):
         return np.where(x > 0, x, x * np.asarray(self.negative_slope, x.dtype))
@@ -176,7 +180,7 @@ class PReLU(Activation):
 
     def __init__(self, init: float = 0.25):
         super().__init__()
-        self.alpha = Parameter(np.full(1, init, DTYPE), "alpha")
+        self.alpha = Parameter(np.full(1, check_finite_number("init", init), DTYPE), "alpha")
 
     def _f(self, x):
         a = self.alpha.data.astype(x.dtype, copy=False)
@@ -208,7 +212,7 @@ class ELU(Activation):
 
     def __init__(self, alpha: float = 1.0):
         super().__init__()
-        self.alpha = float(alpha)
+        self.alpha = check_non_negative("alpha", alpha)
         # the slope just left of 0 is alpha, which exceeds 1 when alpha > 1
         self.max_derivative = max(1.0, self.alpha)
 
@@ -233,6 +237,7 @@ class SiLU(Activation):
     max_derivative = 1.0998
 
     def forward(self, x, *, train):
+        check_array_input(self, x)
         self._x = x
         self._s = expit(x)
         self._y = x * self._s

@@ -13,6 +13,16 @@ import numpy as np
 DTYPE = np.float32
 
 
+def check_array_input(layer: object, x: object) -> None:
+    """Raise a ValueError naming ``layer`` (a layer or its name) unless ``x`` is a numpy
+    array; an isinstance test, cheap enough for every forward call."""
+    if not isinstance(x, np.ndarray):
+        who = layer if isinstance(layer, str) else repr(layer)
+        raise ValueError(
+            f"{who}: x must be a numpy array (np.asarray(...)), got {type(x).__name__}"
+        )
+
+
 class Parameter:
     """A trainable array and its gradient.
 
@@ -98,10 +108,14 @@ class Sequential(Layer):
     def __init__(self, *layers: Layer):
         for i, layer in enumerate(layers):
             if not (hasattr(layer, "forward") and hasattr(layer, "backward")):
-                raise TypeError(f"Sequential item {i} is not a layer: {layer!r}")
+                raise ValueError(
+                    f"Sequential item {i} must be a layer (with forward and backward), "
+                    f"got {layer!r}"
+                )
         self.layers = list(layers)
 
     def forward(self, x: np.ndarray, *, train: bool) -> np.ndarray:
+        check_array_input("Sequential", x)
         for layer in self.layers:
             x = layer.forward(x, train=train)
         return x

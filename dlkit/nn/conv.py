@@ -40,8 +40,8 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from dlkit import init as _init
-from dlkit.nn.base import DTYPE, Layer, Parameter
-from dlkit.validation import check_choice
+from dlkit.nn.base import DTYPE, Layer, Parameter, check_array_input
+from dlkit.validation import check_bool, check_choice, check_generator
 
 PADDING_MODES = ("same", "valid")
 
@@ -103,6 +103,7 @@ def check_spatial_input(
     layer: Layer, x: np.ndarray, ndim: int, channels: int | None = None
 ) -> None:
     """Raise a ValueError naming ``layer`` and both shapes unless ``x`` is (N, C, *spatial)."""
+    check_array_input(layer, x)
     ok = x.ndim == ndim + 2 and (channels is None or x.shape[1] == channels)
     if not ok:
         c = "C" if channels is None else str(channels)
@@ -176,8 +177,9 @@ class _ConvNd(Layer):
         self.stride = int_tuple("stride", stride, self._ndim, 1)
         self.padding = padding
         self._pads = conv_padding(padding, self.kernel_size, self.stride)
+        bias = check_bool("bias", bias)
         self.init = init
-        rng = np.random.default_rng() if rng is None else rng
+        rng = np.random.default_rng() if rng is None else check_generator(rng)
         shape = (self.out_channels, self.in_channels, *self.kernel_size)
         w = _init.get(init)(shape, rng)
         self.weight = Parameter(np.asarray(w, dtype=DTYPE), "weight")

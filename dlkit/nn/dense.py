@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from dlkit import init as _init
-from dlkit.nn.base import DTYPE, Layer, Parameter
+from dlkit.nn.base import DTYPE, Layer, Parameter, check_array_input
+from dlkit.validation import check_bool, check_generator, check_int
 
 
 def check_input(layer: Layer, x: np.ndarray, expected: tuple) -> None:
@@ -13,6 +14,7 @@ def check_input(layer: Layer, x: np.ndarray, expected: tuple) -> None:
 
     ``expected`` is a shape pattern where None matches any size, e.g. ``(None, 40)``.
     """
+    check_array_input(layer, x)
     ok = x.ndim == len(expected) and all(e is None or e == s for e, s in zip(expected, x.shape))
     if not ok:
         want = "(" + ", ".join("N" if e is None else str(e) for e in expected) + ")"
@@ -55,15 +57,11 @@ class Dense(Layer):
         bias: bool = True,
         rng: np.random.Generator | None = None,
     ):
-        if in_features < 1 or out_features < 1:
-            raise ValueError(
-                f"Dense sizes must be >= 1, got in_features={in_features}, "
-                f"out_features={out_features}"
-            )
-        self.in_features = int(in_features)
-        self.out_features = int(out_features)
+        self.in_features = check_int("in_features", in_features, 1)
+        self.out_features = check_int("out_features", out_features, 1)
+        bias = check_bool("bias", bias)
         self.init = init
-        rng = np.random.default_rng() if rng is None else rng
+        rng = np.random.default_rng() if rng is None else check_generator(rng)
         w = _init.get(init)((self.in_features, self.out_features), rng)
         self.weight = Parameter(np.asarray(w, dtype=DTYPE), "weight")
         self.bias = Parameter(np.zeros(self.out_features, DTYPE), "bias") if bias else None

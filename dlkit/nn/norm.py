@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlkit.nn.base import DTYPE, Layer, Parameter
+from dlkit.nn.base import DTYPE, Layer, Parameter, check_array_input
 from dlkit.nn.dense import check_input
-from dlkit.validation import check_range
+from dlkit.validation import check_int, check_non_negative, check_range
 
 
 class BatchNorm1d(Layer):
@@ -38,13 +38,13 @@ class BatchNorm1d(Layer):
     """
 
     def __init__(self, num_features: int, momentum: float = 0.1, eps: float = 1e-5):
-        self.num_features = int(num_features)
-        self.momentum = float(check_range("momentum", momentum, 0.0, 1.0, high_inclusive=True))
-        self.eps = float(eps)
-        self.gamma = Parameter(np.ones(num_features, DTYPE), "gamma")
-        self.beta = Parameter(np.zeros(num_features, DTYPE), "beta")
-        self.running_mean = np.zeros(num_features, DTYPE)
-        self.running_var = np.ones(num_features, DTYPE)
+        self.num_features = check_int("num_features", num_features, 1)
+        self.momentum = check_range("momentum", momentum, 0.0, 1.0, high_inclusive=True)
+        self.eps = check_non_negative("eps", eps)
+        self.gamma = Parameter(np.ones(self.num_features, DTYPE), "gamma")
+        self.beta = Parameter(np.zeros(self.num_features, DTYPE), "beta")
+        self.running_mean = np.zeros(self.num_features, DTYPE)
+        self.running_var = np.ones(self.num_features, DTYPE)
         self._cache = None
 
     def _axes_and_view(self, x):
@@ -123,13 +123,14 @@ class LayerNorm(Layer):
     """
 
     def __init__(self, num_features: int, eps: float = 1e-5):
-        self.num_features = int(num_features)
-        self.eps = float(eps)
-        self.gamma = Parameter(np.ones(num_features, DTYPE), "gamma")
-        self.beta = Parameter(np.zeros(num_features, DTYPE), "beta")
+        self.num_features = check_int("num_features", num_features, 1)
+        self.eps = check_non_negative("eps", eps)
+        self.gamma = Parameter(np.ones(self.num_features, DTYPE), "gamma")
+        self.beta = Parameter(np.zeros(self.num_features, DTYPE), "beta")
         self._cache = None
 
     def forward(self, x: np.ndarray, *, train: bool) -> np.ndarray:
+        check_array_input(self, x)
         if x.ndim < 1 or x.shape[-1] != self.num_features:
             raise ValueError(
                 f"{self!r} expects input of shape (..., {self.num_features}), got {tuple(x.shape)}"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlkit.nn.base import Layer
-from dlkit.validation import check_range
+from dlkit.nn.base import Layer, check_array_input
+from dlkit.validation import check_generator, check_range
 
 
 class Dropout(Layer):
@@ -26,11 +26,12 @@ class Dropout(Layer):
     """
 
     def __init__(self, p: float = 0.5, *, rng: np.random.Generator | None = None):
-        self.p = float(check_range("dropout p", p, 0.0, 1.0))
-        self.rng = np.random.default_rng() if rng is None else rng
+        self.p = check_range("dropout p", p, 0.0, 1.0)
+        self.rng = np.random.default_rng() if rng is None else check_generator(rng)
         self._mask = None
 
     def forward(self, x: np.ndarray, *, train: bool) -> np.ndarray:
+        check_array_input(self, x)
         if not train or self.p == 0.0:
             self._mask = None
             return x.copy()

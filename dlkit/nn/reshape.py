@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlkit.nn.base import Layer
+from dlkit.nn.base import Layer, check_array_input
 
 
 class Flatten(Layer):
@@ -14,6 +14,7 @@ class Flatten(Layer):
         self._shape = None
 
     def forward(self, x: np.ndarray, *, train: bool) -> np.ndarray:
+        check_array_input(self, x)
         self._shape = x.shape
         return x.reshape(x.shape[0], -1)
 

@@ -10,12 +10,12 @@ import numpy as np
 
 from dlkit.nn.base import Parameter
 from dlkit.optim.optimizer import Optimizer
-from dlkit.validation import check_non_negative, check_range
+from dlkit.validation import check_bool, check_non_negative, check_range
 
 
 def check_betas(betas: Sequence[float]) -> tuple[float, float]:
     """Return ``(beta1, beta2)`` as floats if ``betas`` is a pair of numbers in [0, 1)."""
-    if len(betas) != 2:
+    if isinstance(betas, (str, bytes)) or not isinstance(betas, Sequence) or len(betas) != 2:
         raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
     beta1 = check_range("betas[0]", betas[0], 0.0, 1.0)
     beta2 = check_range("betas[1]", betas[1], 0.0, 1.0)
@@ -55,7 +55,7 @@ class Adam(Optimizer):
         self.betas = check_betas(betas)
         self.eps = float(check_non_negative("eps", eps))
         self.weight_decay = float(check_non_negative("weight_decay", weight_decay))
-        self.amsgrad = bool(amsgrad)
+        self.amsgrad = check_bool("amsgrad", amsgrad)
         super().__init__(params, lr)
         self._exp_avg = self._state()
         self._exp_avg_sq = self._state()

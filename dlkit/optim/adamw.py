@@ -11,7 +11,7 @@ import numpy as np
 from dlkit.nn.base import Parameter
 from dlkit.optim.adam import check_betas
 from dlkit.optim.optimizer import Optimizer
-from dlkit.validation import check_non_negative
+from dlkit.validation import check_bool, check_non_negative
 
 
 class AdamW(Optimizer):
@@ -47,7 +47,7 @@ class AdamW(Optimizer):
         self.betas = check_betas(betas)
         self.eps = float(check_non_negative("eps", eps))
         self.weight_decay = float(check_non_negative("weight_decay", weight_decay))
-        self.amsgrad = bool(amsgrad)
+        self.amsgrad = check_bool("amsgrad", amsgrad)
         super().__init__(params, lr)
         self._exp_avg = self._state()
         self._exp_avg_sq = self._state()

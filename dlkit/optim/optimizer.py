@@ -21,7 +21,8 @@ class Optimizer:
     params : iterable of Parameter
         Deduplicated by identity, order kept.
     lr : float
-        Learning rate, >= 0; may be reassigned between steps.
+        Learning rate, a finite number >= 0; may be reassigned between steps (the same
+        check runs then).
 
     Attributes
     ----------
@@ -31,10 +32,17 @@ class Optimizer:
     """
 
     def __init__(self, params: Iterable[Parameter], lr: float):
+        if isinstance(params, (str, bytes)) or not isinstance(params, Iterable):
+            raise ValueError(
+                f"params must be an iterable of Parameters (model.parameters()), got {params!r}"
+            )
         unique: dict[int, Parameter] = {}
         for p in params:
             if not (hasattr(p, "data") and hasattr(p, "grad")):
-                raise TypeError(f"optimizer expects Parameters (with .data and .grad), got {p!r}")
+                raise ValueError(
+                    "params must be Parameters with .data and .grad (pass model.parameters()), "
+                    f"got {p!r}"
+                )
             unique.setdefault(id(p), p)
         self.params = list(unique.values())
         if not self.params:

@@ -8,7 +8,7 @@ import numpy as np
 
 from dlkit.nn.base import Parameter
 from dlkit.optim.optimizer import Optimizer
-from dlkit.validation import check_non_negative
+from dlkit.validation import check_bool, check_non_negative
 
 
 class RMSprop(Optimizer):
@@ -49,7 +49,7 @@ class RMSprop(Optimizer):
         self.alpha = float(check_non_negative("alpha", alpha))
         self.eps = float(check_non_negative("eps", eps))
         self.momentum = float(check_non_negative("momentum", momentum))
-        self.centered = bool(centered)
+        self.centered = check_bool("centered", centered)
         self.weight_decay = float(check_non_negative("weight_decay", weight_decay))
         super().__init__(params, lr)
         self._square_avg = self._state()

@@ -8,7 +8,7 @@ import numpy as np
 
 from dlkit.nn.base import Parameter
 from dlkit.optim.optimizer import Optimizer
-from dlkit.validation import check_non_negative
+from dlkit.validation import check_bool, check_finite_number, check_non_negative
 
 
 class SGD(Optimizer):
@@ -43,8 +43,8 @@ class SGD(Optimizer):
         weight_decay: float = 0.0,
     ):
         self.momentum = float(check_non_negative("momentum", momentum))
-        self.dampening = float(dampening)
-        self.nesterov = bool(nesterov)
+        self.dampening = check_finite_number("dampening", dampening)
+        self.nesterov = check_bool("nesterov", nesterov)
         self.weight_decay = float(check_non_negative("weight_decay", weight_decay))
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ValueError(

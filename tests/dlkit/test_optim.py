@@ -353,7 +353,7 @@ def test_build_missing_lr_for_sgd():
     ("cls", "kwargs", "message"),
     [
         (optim.SGD, {"lr": -0.1}, "lr must be >= 0, got -0.1"),
-        (optim.SGD, {"lr": float("nan")}, "lr must be >= 0, got nan"),
+        (optim.SGD, {"lr": float("nan")}, "lr must be a finite number >= 0, got nan"),
         (optim.SGD, {"lr": 0.1, "momentum": -0.5}, "momentum must be >= 0, got -0.5"),
         (optim.SGD, {"lr": 0.1, "nesterov": True}, r"nesterov=True requires.*momentum=0.0"),
         (
