@@ -39,7 +39,7 @@ from sklearn.model_selection import KFold, LeaveOneOut, StratifiedKFold, train_t
 
 from dlkit import classic, data
 from dlkit.validation import check_choice
-from studies.engine.claims import paired_columns, rows_by_seed, usable_rows
+from studies.engine.claims import paired_columns, usable_rows
 from studies.engine.select import best_setting
 from studies.engine.spec import Arm, Claim, Plot, Stage, Study, TrialResult
 from studies.stats import Comparison, Evidence
@@ -53,7 +53,6 @@ N_FOLDS = 5
 #: Size of the small data sets of part 1 (leave-one-out is k = n).
 ESTIMATOR_N = 40
 QUICK_ESTIMATORS = ("holdout", "kfold_2", "kfold_10", "skfold_2", "skfold_10", "loo")
-VAR_RATIO = 0.8
 
 
 # ----------------------------------------------------------------------------- populations
@@ -423,32 +422,38 @@ def stratified_variance_lower(summaries, histories) -> Evidence:
 
 
 def naive_variance_underestimates(summaries, histories) -> Evidence:
-    """For every k, mean(naive_var) / mean(variance) of unstratified k-fold below
-    :data:`VAR_RATIO`.
+    """The naive variance estimate of unstratified k-fold falls short of the estimate's actual
+    variance, on the whole over k.
 
-    The ratio of means is below ``VAR_RATIO`` exactly when the mean of ``naive_var -
-    VAR_RATIO * variance`` is below 0; that per-seed series is tested for each k (a paired
-    t-test), all k needed.
+    Per seed and k: ``log(naive_var / variance)``, the mean naive estimate (variance of the k
+    fold errors / k, over the seed's data sets) against the variance of the k-fold estimates
+    across those data sets. Its mean over the k in :data:`K_GRID` is claimed below 0 by a
+    t-test across seeds (the geometric mean of the k ratios below 1). The log of a noisy
+    variance in the denominator biases each term upwards, against the claim. A seed where a
+    value is missing or non-positive is left out; the ratio of means per k is reported.
     """
-    comparisons, numbers = [], {}
-    for k in K_GRID:
-        arm = f"kfold_{k}"
-        rows = rows_by_seed(summaries, ("naive_var", "variance"), stage="estimators", arm=arm)
-        rows = rows[np.isfinite(rows["naive_var"]) & np.isfinite(rows["variance"])]
-        naive, var = rows["naive_var"].to_numpy(float), rows["variance"].to_numpy(float)
-        comparisons.append(
-            Comparison(
-                naive - VAR_RATIO * var,
-                rows["seed"].astype(int),
-                "less",
-                "t",
-                label=f"{arm} naive_var - {VAR_RATIO:g} variance",
-                arms=(arm,),
-                name=f"k={k}",
-            )
-        )
-        numbers[f"k={k}.ratio"] = float(naive.mean() / var.mean()) if naive.size else math.nan
-    return Evidence(comparisons, numbers=numbers)
+    arms = [f"kfold_{k}" for k in K_GRID if f"kfold_{k}" in set(summaries["arm"])]
+    naive, _ = _per_seed(summaries, "naive_var", arms)
+    var, _ = _per_seed(summaries, "variance", arms)
+    seeds = naive.index.intersection(var.index)
+    naive, var = naive.loc[seeds], var.loc[seeds]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logs = np.log(naive.to_numpy(float)) - np.log(var.to_numpy(float))
+    keep = np.all(np.isfinite(logs), axis=1)
+    comparison = Comparison(
+        logs[keep].mean(axis=1) if logs.size else np.zeros(0),
+        seeds.astype(int)[keep],
+        "less",
+        "t",
+        label="mean over k of log(naive variance / variance of the k-fold estimates)",
+        arms=tuple(arms),
+    )
+    numbers = {
+        f"k={arm.split('_')[1]}.ratio": float(naive[arm].mean() / var[arm].mean())
+        for arm in arms
+        if len(seeds)
+    }
+    return Evidence([comparison], numbers=numbers)
 
 
 # ----------------------------------------------------------------------------- the study
@@ -472,6 +477,28 @@ def _estimator_arms() -> dict[str, Arm]:
         factors={"estimator": "loo", "stratified": "false"},
     )
     return arms
+
+
+#: Kohavi (1995), as read: the abstract (C4.5 and naive Bayes on real-world data sets, k and
+#: stratification varied, 10-fold stratified CV recommended); the body was not available.
+KOHAVI = (
+    "Kohavi 1995, 'A study of cross-validation and bootstrap for accuracy estimation and "
+    "model selection', IJCAI, abstract (folds and stratification varied; ten-fold stratified "
+    "CV recommended)"
+)
+KOHAVI_SETTING = (
+    "over half a million runs of C4.5 and naive Bayes on real-world data sets; k-fold "
+    "CV with k varied, stratified or not, against bootstrap"
+)
+STRATIFIED_EXPLANATION = (
+    "A small effect for 20 seeds: the report's mean log variance ratio (stratified / "
+    "unstratified) is -0.078 (stratified estimates vary about 7.5% less), with a confidence "
+    "interval of about [-0.16, 0.005] and t = 1.71 against a last boundary of 1.81; the design "
+    "estimates about 44 seeds would decide it, more than the 20 it may add. The per-estimator "
+    "ratios in the report (holdout 0.85, 5-, 10-, 20-fold 0.94, 0.87, 0.90, but 2-fold 1.12) "
+    "lean the way Kohavi reports except for 2-fold. His conclusion is qualitative and comes "
+    "from C4.5 and naive Bayes on real data sets, not a fixed Gaussian classifier on n = 40."
+)
 
 
 SELECTION_CONFIG = {
@@ -607,6 +634,9 @@ STUDY = Study(
             "2-fold (b2) and 10-fold (b10): b2 - b10 and b2 + b10 both claimed above 0, i.e. "
             "|b10| < b2 (2-fold's bias being pessimistic)",
             abs_bias_shrinks,
+            expected="supported",
+            source=KOHAVI,
+            setting=KOHAVI_SETTING,
         ),
         Claim(
             "stratified_variance_lower",
@@ -614,15 +644,30 @@ STUDY = Study(
             "per seed, the mean over holdout and k-fold (k = 2, 5, 10, 20) of log(variance "
             "of the stratified estimates / of the unstratified ones), claimed below 0",
             stratified_variance_lower,
+            expected="supported",
+            source=KOHAVI + "; its conclusion, as quoted by others: stratification is "
+            "generally better than regular cross-validation in both bias and variance",
+            setting=KOHAVI_SETTING,
+            explanation=STRATIFIED_EXPLANATION,
         ),
         Claim(
             "naive_variance_underestimates",
-            "The naive variance estimate of k-fold CV is below 0.8 of the estimate's true "
-            "variance, for every k (Bengio & Grandvalet 2004).",
-            f"per k and seed, naive variance - {VAR_RATIO:g} x actual variance of the "
-            "estimates (its mean below 0 is the ratio of means below 0.8), claimed below 0 "
-            "for every k",
+            "The naive variance estimate of k-fold CV (the variance of the k fold errors / k, "
+            "as if the folds were independent) is below the actual variance of the k-fold "
+            "estimate: on the whole over k = 2, 5, 10, 20, their ratio is below 1 (Bengio & "
+            "Grandvalet 2004).",
+            "per seed, the mean over k of log(mean naive variance / variance of the k-fold "
+            "estimates across the seed's data sets), claimed below 0; the ratio of means per "
+            "k is reported",
             naive_variance_underestimates,
+            expected="supported",
+            source="Bengio & Grandvalet 2004, 'No unbiased estimator of the variance of K-fold "
+            "cross-validation', JMLR 5:1089-1105 (NIPS 2003 version pp. 513-520), abstract: "
+            "naive variance estimators, which ignore the correlations between fold errors "
+            "due to the overlapping training sets, may grossly underestimate the variance",
+            setting="theory (eigen-decomposition of the covariance of the errors, three "
+            "components of the variance) and numerical experiments varying the difficulty "
+            "of the problem and the number of folds K",
         ),
         Claim(
             "test_tuning_optimistic",
@@ -637,6 +682,12 @@ STUDY = Study(
                 arm="select_test_set",
                 stage="selection",
             ),
+            expected="supported",
+            source="Cawley & Talbot 2010, 'On over-fitting in model selection and subsequent "
+            "selection bias in performance evaluation', JMLR 11:2079-2107, abstract: "
+            "evaluating performance on the data that chose the model is biased by selection",
+            setting="model selection by optimising a criterion (mostly k-fold CV) over a "
+            "finite sample, then evaluating on data the selection has seen",
         ),
     ],
     plots=[

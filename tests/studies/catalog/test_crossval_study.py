@@ -219,21 +219,26 @@ def test_naive_variance_claim():
     arms = [f"kfold_{k}" for k in cv.K_GRID]
     variance = {a: [0.004, 0.005, 0.0045, 0.0042, 0.0048] for a in arms}
 
-    def evaluate(ratio):
-        naive = {a: [ratio * v for v in variance[a]] for a in arms}
+    def evaluate(ratios):
+        naive = {a: [r * v for r, v in zip(ratios, variance[a])] for a in arms}
         return cv.naive_variance_underestimates(_frame(variance, "variance", naive_var=naive), None)
 
-    evidence = evaluate(0.5)
-    assert [c.name for c in evidence.comparisons] == [f"k={k}" for k in cv.K_GRID]
-    for k, c in zip(cv.K_GRID, evidence.comparisons, strict=True):
-        # naive - 0.8 variance per seed: its mean below 0 is the ratio of means below 0.8
-        np.testing.assert_allclose(
-            c.values, (0.5 - cv.VAR_RATIO) * np.array(variance[f"kfold_{k}"])
+    ratios = [0.5, 0.6, 0.55, 0.7, 0.65]
+    evidence = evaluate(ratios)
+    (c,) = evidence.comparisons
+    # per seed: the mean over k of log(naive / variance), here log of the seed's ratio
+    np.testing.assert_allclose(c.values, np.log(ratios))
+    assert (c.alternative, c.arms, c.seeds) == ("less", tuple(arms), tuple(range(5)))
+    for k in cv.K_GRID:
+        assert evidence.numbers[f"k={k}.ratio"] == pytest.approx(
+            np.dot(ratios, variance[f"kfold_{k}"]) / np.sum(variance[f"kfold_{k}"])
         )
-        assert (c.alternative, c.arms, c.seeds) == ("less", (f"kfold_{k}",), tuple(range(5)))
-        assert evidence.numbers[f"k={k}.ratio"] == pytest.approx(0.5)
     assert verdict(evidence) == "supported"
-    assert verdict(evaluate(0.95)) == "not supported"
+    assert verdict(evaluate([1.5, 1.6, 1.4, 1.7, 1.55])) == "not supported"
+    assert verdict(evaluate([0.8, 1.2, 0.9, 1.1, 1.0])) == "inconclusive"
+    # a seed with a zero variance has no finite log ratio and is left out
+    variance["kfold_5"][2] = 0.0
+    assert evaluate(ratios).comparisons[0].seeds == (0, 1, 3, 4)
 
 
 def test_test_tuning_claim_pairs_columns_within_the_test_set_arm():

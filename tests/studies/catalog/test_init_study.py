@@ -153,7 +153,7 @@ def test_deep_relu_claim(xavier, kaiming, expected):
     ("standard", "expected"),
     [
         ([-1.0, -1.02, -0.98, -1.0, -1.01], "supported"),
-        ([-0.4, -0.42, -0.38, -0.4, -0.41], "not supported"),
+        ([-0.1, -0.12, -0.08, -0.1, -0.11], "not supported"),
     ],
 )
 def test_tanh_std_ratio_claim(standard, expected):
@@ -163,8 +163,9 @@ def test_tanh_std_ratio_claim(standard, expected):
     frame = summaries({x_arm: xavier, s_arm: standard}, "act_std_ratio_log10")
     evidence = claim("xavier_keeps_tanh_signal")(frame, NO_HISTORY)
     (c,) = evidence.comparisons
-    np.testing.assert_allclose(c.values, np.array(xavier) - np.array(standard) - math.log10(3))
-    assert (c.alternative, c.reference, c.arms) == ("greater", math.log10(3), (x_arm, s_arm))
+    # per seed: log10 ratio (Xavier) - log10 ratio (standard), claimed above 0
+    np.testing.assert_allclose(c.values, np.array(xavier) - np.array(standard))
+    assert (c.alternative, c.reference, c.arms) == ("greater", 0.0, (x_arm, s_arm))
     assert verdict(evidence) == expected
 
 
