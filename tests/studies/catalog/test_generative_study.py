@@ -1,14 +1,19 @@
-"""The ``generative`` study: definition, a quick run through the runner, and its claims."""
+"""The ``generative`` study: definition, data, trial, a quick run through the runner, and
+its claims on small hand-built frames."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 from plot_checks import check_metrics_declared, check_plots
+from scipy.special import expit
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
 from test_activations_study import part, verdict
 from threadpoolctl import threadpool_limits
 
@@ -34,6 +39,15 @@ def test_study_definition_is_valid():
         assert seeds == list(range(study.design.looks[0]))
     assert len(set(names)) == len(names), "arm names must be unique across stages"
     check_plots(study)
+    for claim in study.claims:
+        assert claim.source and claim.setting and claim.expected in ("supported", "not supported")
+
+
+def _config(dataset: str, model: str, **overrides) -> dict:
+    stage = next(s for s in gen.STUDY.stages if s.name == dataset)
+    arm = gen.arm_name(dataset, model)
+    config = deep_merge(gen.STUDY.base_config, normalize_arms(stage.arms)[arm].overrides)
+    return {**config, "arm": arm, **overrides}
 
 
 def test_m_grid_is_log_spaced_and_ends_at_the_pool():
@@ -45,17 +59,48 @@ def test_m_grid_is_log_spaced_and_ends_at_the_pool():
         gen.m_grid(20, 30, 5)
 
 
-def test_synthetic_sets_are_reproducible_and_balanced():
-    opts = dict(gen.SYNTHETIC)
-    for name in ("gaussian_shared", "logistic_skewed"):
-        a = gen.load_binary({"name": name, "options": opts}, np.random.default_rng(3))
-        b = gen.load_binary({"name": name, "options": opts}, np.random.default_rng(3))
-        c = gen.load_binary({"name": name, "options": opts}, np.random.default_rng(4))
+def test_band_and_large_sizes_are_in_units_of_d():
+    grid = [10, 19, 37, 72, 139, 268, 518, 1000]
+    assert gen.band_sizes(grid, 30, 1000) == [72, 139]  # 60 <= m <= 180
+    assert gen.band_sizes(grid, 6, 1000) == [19]  # 12 <= m <= 36
+    # the whole pool is never part of the band: its excess over err_full would be 0
+    assert gen.band_sizes(grid, 64, 268) == [139]
+    assert gen.large_sizes(grid, 30) == [518, 1000]
+    assert gen.large_sizes(grid, 64) == [1000]
+    assert gen.large_sizes(grid, 200) == []
+
+
+def test_synthetic_sets_are_reproducible_and_as_specified():
+    for dataset in ("independent", "redundant", "gaussian_shared"):
+        spec = gen.DATASETS[dataset]
+        opts = spec["options"]
+        a = gen.load_binary(spec, np.random.default_rng(3))
+        b = gen.load_binary(spec, np.random.default_rng(3))
+        c = gen.load_binary(spec, np.random.default_rng(4))
         for x, y in zip(a, b, strict=True):
             np.testing.assert_array_equal(x, y)
         assert not np.array_equal(a[0], c[0])
         assert a[0].shape == (opts["n_pool"], opts["n_features"])
-        assert 0.3 < a[1].mean() < 0.7
+        assert a[2].shape == (opts["n_test"], opts["n_features"])
+        assert 0.4 < a[1].mean() < 0.6
+    # a large sample shows the specified structure: the class-mean difference has
+    # Mahalanobis length 2.5 under the shared within-class covariance, and only the
+    # redundant set has correlated features
+    for dataset, corr in (("independent", 0.0), ("redundant", 0.9)):
+        options = {**gen.DATASETS[dataset]["options"], "n_pool": 40_000, "n_test": 2}
+        x, y, _, _ = gen.load_binary(
+            {"name": "gaussian_blocks", "options": options}, np.random.default_rng(0)
+        )
+        diff = x[y == 1].mean(axis=0) - x[y == 0].mean(axis=0)
+        within = np.cov(np.vstack([x[y == k] - x[y == k].mean(axis=0) for k in (0, 1)]).T)
+        assert math.sqrt(diff @ np.linalg.solve(within, diff)) == pytest.approx(2.5, abs=0.05)
+        k = options["n_redundant"]
+        np.testing.assert_allclose(np.diag(within), 1.0, atol=0.03)
+        if k:
+            block = within[:k, :k][~np.eye(k, dtype=bool)]
+            np.testing.assert_allclose(block, corr, atol=0.02)
+        rest = within[k:, k:][~np.eye(30 - k, dtype=bool)]
+        assert np.abs(rest).max() < 0.05
 
 
 def test_digit_pairs_are_binary():
@@ -69,14 +114,50 @@ def test_digit_pairs_are_binary():
 
 def test_trial_models_see_the_same_subsamples():
     """Paired design: with the same seed, a deterministic model gives the same curve."""
-    stage = next(s for s in gen.STUDY.stages if s.name == "breast_cancer")
-    arm = gen.arm_name("breast_cancer", "naive_bayes")
-    config = deep_merge(gen.STUDY.base_config, normalize_arms(stage.arms)[arm].overrides)
-    config = {**config, "m_points": 4, "splits_per_seed": 2, "seed": 1, "arm": arm}
+    config = _config("breast_cancer", "naive_bayes", m_points=4, splits_per_seed=2, seed=1)
     first, second = gen.trial(config), gen.trial(config)
     assert first.history == second.history
-    assert [r["epoch"] for r in first.history] == gen.m_grid(455, 10, 4)
+    grid = gen.m_grid(455, 10, 4)
+    assert [r["epoch"] for r in first.history] == grid
     assert first.summary["sklearn_agreement"] == 1.0
+    err = {r["epoch"]: r["test_err"] for r in first.history}
+    band = gen.band_sizes(grid, 30, 455)
+    assert first.summary["err_band"] == pytest.approx(np.mean([err[m] for m in band]))
+    assert first.summary["excess_band"] == pytest.approx(
+        first.summary["err_band"] - first.summary["err_full"]
+    )
+
+
+def test_faithful_arm_is_the_unpenalized_maximum_likelihood_fit():
+    """The ``logistic`` arm is scikit-learn's LogisticRegression(C=inf) (no penalty) run to its
+    tolerance: on non-separable data the gradient of the unpenalized log-likelihood vanishes
+    at its weights; the regularized contrast arm stops far from that point."""
+    x, y, _, _ = gen.load_binary(gen.DATASETS["gaussian_shared"], np.random.default_rng(0))
+    x, y = x[:200], y[:200]
+    faithful = gen.build_model({"name": "logistic", "hyper": gen.LOGISTIC})
+    assert isinstance(faithful, LogisticRegression) and np.isposinf(faithful.C)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        faithful.fit(x, y)
+    reference = LogisticRegression(C=np.inf, tol=1e-10, max_iter=10_000).fit(x, y)
+    np.testing.assert_allclose(faithful.coef_, reference.coef_, rtol=1e-3, atol=1e-4)
+
+    def gradient(coef, intercept):
+        residual = expit(x @ coef.ravel() + intercept[0]) - y
+        return np.concatenate([x.T @ residual, [residual.sum()]]) / len(y)
+
+    assert np.abs(gradient(faithful.coef_, faithful.intercept_)).max() < 1e-5
+    contrast = gen.build_model({"name": "logistic_l2", "hyper": gen.LOGISTIC_L2}).fit(x, y)
+    assert np.abs(gradient(contrast.coef_, contrast.intercept_)).max() > 1e-3
+    assert np.linalg.norm(contrast.coef_) < np.linalg.norm(faithful.coef_)
+
+
+def test_logistic_trial_logs_convergence_and_no_sklearn_check():
+    config = _config("gaussian_shared", "logistic", splits_per_seed=2, seed=0)
+    summary = gen.trial(config).summary
+    assert summary["unconverged_fraction"] == 0.0
+    assert "sklearn_agreement" not in summary
+    assert {"err_band", "err_large", "err_full"} <= set(summary)
 
 
 def test_quick_run_logs_the_declared_metrics(store):
@@ -91,12 +172,12 @@ def test_quick_run_logs_the_declared_metrics(store):
     with threadpool_limits(limits=1):
         outcome = run_study(study, quick=True, tracking_uri=store, jobs=1, progress_bar=False)
     check_metrics_declared(study, outcome)
-    assert len(outcome.records) == 2 * 3 * 2
+    assert len(outcome.records) == 2 * len(gen.MODELS) * 2
     client = MlflowClient(store)
     for record in outcome.records:
         assert record.result.status == "ok"
         run = client.get_run(record.run_id)
-        assert {"err_full", "excess_small", "sklearn_agreement"} <= set(run.data.metrics)
+        assert {"err_full", "err_band", "excess_band"} <= set(run.data.metrics)
         steps = [m.step for m in client.get_metric_history(record.run_id, "test_err")]
         assert steps == [r["epoch"] for r in record.result.history]
     verdicts = {claim.id: result for claim, result in outcome.claims}
@@ -126,147 +207,202 @@ def _histories(curves: dict[tuple[str, str], np.ndarray], ms: list[int]) -> pd.D
     return pd.DataFrame(rows)
 
 
-def _summaries(values: dict[tuple[str, str], np.ndarray], metric: str) -> pd.DataFrame:
+def _summaries(values: dict[tuple[str, str], dict[str, np.ndarray]]) -> pd.DataFrame:
+    """One row per (data set, model, seed) from ``{(dataset, model): {metric: per seed}}``."""
     rows = []
-    for (dataset, model), per_seed in values.items():
-        for seed, v in enumerate(per_seed):
-            rows.append(
-                {
-                    "stage": dataset,
-                    "arm": gen.arm_name(dataset, model),
-                    "seed": seed,
-                    "status": "ok",
-                    metric: float(v),
-                }
-            )
+    for (dataset, model), metrics in values.items():
+        n = len(next(iter(metrics.values())))
+        for seed in range(n):
+            row = {"stage": dataset, "arm": gen.arm_name(dataset, model), "seed": seed}
+            rows.append({**row, "status": "ok", **{k: float(v[seed]) for k, v in metrics.items()}})
     return pd.DataFrame(rows)
 
 
 MS = [10, 20, 40, 80, 160]
 RNG = np.random.default_rng(0)
-NOISE = RNG.normal(0, 0.002, size=(8, len(MS)))
+SEEDS = 8
+NOISE = RNG.normal(0, 0.002, size=(SEEDS, len(MS)))
 
 
-def test_crossover_is_interpolated_in_log_m():
+def _noisy(mean: float, sd: float = 0.003) -> np.ndarray:
+    return mean + RNG.normal(0, sd, SEEDS)
+
+
+def test_crossover_is_where_the_lead_of_naive_bayes_ends():
     assert gen.crossover_m([10, 20, 40, 80], np.array([0.05, 0.02, -0.01, -0.02])) == (
         pytest.approx(20 * 2 ** (2 / 3))
+    )
+    # naive Bayes behind at the smallest m, ahead in the middle, behind again at the end
+    assert gen.crossover_m([10, 20, 40, 80], np.array([-0.05, 0.02, 0.02, -0.02])) == (
+        pytest.approx(40 * 2**0.5)
     )
     assert math.isnan(gen.crossover_m([10, 20], np.array([-0.01, -0.02])))
     assert math.isnan(gen.crossover_m([10, 20], np.array([0.03, 0.01])))
 
 
-def test_nb_lead_depends_on_data_verdicts():
-    nb = 0.20 - 0.01 * np.arange(len(MS)) + NOISE
-    lr_behind_then_ahead = 0.25 - 0.03 * np.arange(len(MS)) + NOISE[::-1]
-    lr_ahead = nb - 0.03
-    favoured, other = gen.NB_FAVOURED, gen.LOGISTIC_FAVOURED
+def test_nb_leads_where_assumption_holds_verdicts():
+    d = gen.NB_HOLDS
 
-    def frame(nb_favoured_lr, other_lr):
-        curves = {
-            (favoured, "naive_bayes"): nb,
-            (favoured, "logistic"): nb_favoured_lr,
-            (other, "naive_bayes"): nb,
-            (other, "logistic"): other_lr,
-            ("digits_3v8", "naive_bayes"): nb,
-            ("digits_3v8", "logistic"): lr_ahead,
-        }
-        return _histories(curves, MS)
+    def evaluate(lr_band):
+        frame = _summaries(
+            {
+                (d, "naive_bayes"): {"err_band": nb, "err_smallest": nb + 0.1},
+                (d, "logistic"): {"err_band": lr_band, "err_smallest": nb},
+                (d, "logistic_l2"): {"err_band": nb + 0.005, "err_smallest": nb},
+            }
+        )
+        return gen.nb_leads_where_assumption_holds(frame, None)
 
-    mixed = frame(lr_behind_then_ahead, lr_ahead)
-    evidence = gen.nb_lead_depends_on_data(mixed, mixed)
-    leads, trails = part(evidence, "nb_leads"), part(evidence, "logistic_leads")
-    # per seed at the smallest m: logistic's minus naive Bayes' error on the two data sets
-    np.testing.assert_allclose(leads.values, lr_behind_then_ahead[:, 0] - nb[:, 0])
-    np.testing.assert_allclose(trails.values, lr_ahead[:, 0] - nb[:, 0])
-    assert (leads.alternative, trails.alternative) == ("greater", "less")
-    assert leads.arms == (gen.arm_name(favoured, "naive_bayes"), gen.arm_name(favoured, "logistic"))
-    assert trails.arms == (gen.arm_name(other, "naive_bayes"), gen.arm_name(other, "logistic"))
-    assert leads.seeds == trails.seeds == tuple(range(len(NOISE)))
+    nb = _noisy(0.15)
+    lr_behind = _noisy(0.19)
+    evidence = evaluate(lr_behind)
+    (comparison,) = evidence.comparisons
+    # per seed: logistic's minus naive Bayes' band error, claimed above 0
+    np.testing.assert_allclose(comparison.values, lr_behind - nb)
+    assert comparison.alternative == "greater"
+    assert comparison.arms == (gen.arm_name(d, "logistic"), gen.arm_name(d, "naive_bayes"))
     assert verdict(evidence) == "supported"
-    lo, hi = (
-        evidence.numbers[f"{favoured}.crossover_ci_lo"],
-        evidence.numbers[f"{favoured}.crossover_ci_hi"],
-    )
-    assert 20 <= lo <= evidence.numbers[f"{favoured}.crossover_m"] <= hi <= 80
-    assert math.isnan(evidence.numbers[f"{other}.crossover_m"])
-    assert evidence.numbers["digits_3v8.nb_lead"] == pytest.approx(-0.03)
-    uniform = frame(lr_ahead, lr_ahead)
-    assert verdict(gen.nb_lead_depends_on_data(uniform, uniform)) == "not supported"
-    tie = frame(nb + NOISE[::-1] * 3, lr_ahead)
-    assert verdict(gen.nb_lead_depends_on_data(tie, tie)) == "inconclusive"
-    # a data set without trials gives an empty series that names no arm
-    absent = mixed[~mixed["arm"].str.startswith(other)]
-    evidence = gen.nb_lead_depends_on_data(absent, absent)
-    assert (
-        part(evidence, "logistic_leads").seeds == () and part(evidence, "logistic_leads").arms == ()
-    )
+    assert evidence.numbers[f"{d}.lead_band"] == pytest.approx(np.mean(lr_behind - nb))
+    # naive Bayes behind at the smallest m is reported, not judged
+    assert evidence.numbers[f"{d}.lead_smallest"] == pytest.approx(-0.1)
+    assert evidence.numbers[f"{d}.l2_lead_band"] == pytest.approx(0.005)
+    assert math.isnan(evidence.numbers[f"{d}.lead_full"])
+    assert verdict(evaluate(nb - 0.03)) == "not supported"
 
 
-def test_gaussian_at_least_as_good_verdicts():
-    lr = 0.2 - 0.01 * np.arange(len(MS)) + NOISE
-    d = gen.GAUSSIAN_HOLDS
+def test_two_regimes_needs_both_regimes():
+    d = gen.NB_BIASED
+    nb_band, nb_full = _noisy(0.17), _noisy(0.15)
 
-    def evaluate(gauss):
-        frame = _histories({(d, "gaussian"): gauss, (d, "logistic"): lr}, MS)
-        return gen.gaussian_at_least_as_good(frame, frame)
+    def frames(lr_band, lr_full):
+        summaries = _summaries(
+            {
+                (d, "naive_bayes"): {"err_band": nb_band, "err_full": nb_full},
+                (d, "logistic"): {"err_band": lr_band, "err_full": lr_full},
+            }
+        )
+        nb_curve = np.array([0.30, 0.20, 0.17, 0.16, 0.155]) + NOISE
+        lr_curve = np.array([0.25, 0.23, 0.19, 0.14, 0.11]) + NOISE[::-1]
+        return summaries, _histories({(d, "naive_bayes"): nb_curve, (d, "logistic"): lr_curve}, MS)
 
-    better = lr - 0.01
-    evidence = evaluate(better)
-    assert [c.name for c in evidence.comparisons] == [f"m={m}" for m in MS]
-    for j, c in enumerate(evidence.comparisons):
-        # per m and seed: the error difference minus the margin, claimed below 0
-        np.testing.assert_allclose(c.values, better[:, j] - lr[:, j] - gen.MARGIN)
-        assert (c.alternative, c.reference) == ("less", gen.MARGIN)
-        assert c.arms == (gen.arm_name(d, "gaussian"), gen.arm_name(d, "logistic"))
+    summaries, histories = frames(nb_band + 0.02, nb_full - 0.03)
+    evidence = gen.two_regimes(summaries, histories)
+    small, full = part(evidence, "small_m"), part(evidence, "full_pool")
+    np.testing.assert_allclose(small.values, 0.02)
+    np.testing.assert_allclose(full.values, -0.03)
+    assert (small.alternative, full.alternative) == ("greater", "less")
     assert verdict(evidence) == "supported"
-    worse_at_small_m = lr.copy()
-    worse_at_small_m[:, 0] += 0.05
-    assert verdict(evaluate(worse_at_small_m)) == "not supported"
-    # differences of +-0.02 around zero: the interval straddles the margin
-    alternating = np.where(np.arange(len(lr))[:, None] % 2 == 0, 0.02, -0.02)
-    assert verdict(evaluate(lr + alternating)) == "inconclusive"
+    # mean curves: naive Bayes behind at m = 10, ahead at 20..40, behind from 80 on
+    lo, hi = evidence.numbers[f"{d}.crossover_ci_lo"], evidence.numbers[f"{d}.crossover_ci_hi"]
+    assert evidence.numbers[f"{d}.crossover_m"] == pytest.approx(40 * 2**0.5, rel=0.05)
+    assert 40 <= lo <= evidence.numbers[f"{d}.crossover_m"] <= hi <= 80
+    assert "lead ends near m =" in evidence.detail
+    # no asymptotic advantage of logistic regression: one regime only
+    assert verdict(gen.two_regimes(*frames(nb_band + 0.02, nb_full + 0.01))) == "not supported"
+    assert verdict(gen.two_regimes(*frames(nb_band - 0.02, nb_full - 0.03))) == "not supported"
 
 
-def test_per_dataset_claims_need_every_data_set():
-    seeds = 8
-    nb_small = np.full(seeds, 0.02) + RNG.normal(0, 0.003, seeds)
-    lr_small = np.full(seeds, 0.06) + RNG.normal(0, 0.003, seeds)
-    frame = _summaries(
-        {(d, "naive_bayes"): nb_small for d in "abc"} | {(d, "logistic"): lr_small for d in "abc"},
-        "excess_small",
-    )
-    evidence = gen.nb_nearer_asymptote(frame, None)
-    assert [c.name for c in evidence.comparisons] == ["a", "b", "c"]
+def test_real_data_claims_need_every_real_data_set():
+    nb_band, lr_band = _noisy(0.08), _noisy(0.05)
+    nb_full, lr_full = _noisy(0.06), _noisy(0.03)
+    values = {}
+    for d in gen.REAL:
+        values[(d, "naive_bayes")] = {"err_band": nb_band, "err_full": nb_full}
+        values[(d, "logistic")] = {"err_band": lr_band, "err_full": lr_full}
+    frame = _summaries(values)
+    leads = gen.nb_leads_on_real_data(frame, None)
+    assert [c.name for c in leads.comparisons] == list(gen.REAL)
+    for c in leads.comparisons:
+        np.testing.assert_allclose(c.values, lr_band - nb_band)
+        assert c.alternative == "greater" and c.seeds == tuple(range(SEEDS))
+    # logistic regression ahead at small m on every real set refutes the claim
+    assert verdict(leads) == "not supported"
+    asymptote = gen.logistic_lower_asymptotic_error(frame, None)
+    assert [c.alternative for c in asymptote.comparisons] == ["less"] * len(gen.REAL)
+    np.testing.assert_allclose(asymptote.comparisons[0].values, lr_full - nb_full)
+    assert verdict(asymptote) == "supported"
+    # one data set where naive Bayes is better on the whole pool refutes "every one"
+    flipped = frame.copy()
+    on_last = flipped["arm"] == gen.arm_name(gen.REAL[-1], "logistic")
+    flipped.loc[on_last, "err_full"] = nb_full + 0.03
+    assert verdict(gen.logistic_lower_asymptotic_error(flipped, None)) == "not supported"
+    # and where naive Bayes leads on every real set, the small-m claim holds
+    swapped = frame.copy()
+    is_lr = swapped["arm"].str.endswith("/logistic")
+    swapped.loc[is_lr, "err_band"] = np.tile(nb_band + 0.03, len(gen.REAL))
+    assert verdict(gen.nb_leads_on_real_data(swapped, None)) == "supported"
+
+
+@pytest.mark.parametrize(
+    ("evaluate", "datasets"),
+    [
+        (gen.nb_nearer_asymptote, gen.SYNTHETIC_SETS),
+        (gen.nb_nearer_asymptote_real, gen.REAL),
+    ],
+)
+def test_nb_nearer_asymptote_on_every_data_set_of_its_group(evaluate, datasets):
+    nb, lr = _noisy(0.01), _noisy(0.05)
+    values = {(d, "naive_bayes"): {"excess_band": nb} for d in gen.DATASETS}
+    values |= {(d, "logistic"): {"excess_band": lr} for d in gen.DATASETS}
+    frame = _summaries(values)
+    evidence = evaluate(frame, None)
+    # only the data sets of its group, each claimed on its own
+    assert [c.name for c in evidence.comparisons] == list(datasets)
     for c in evidence.comparisons:
-        np.testing.assert_allclose(c.values, nb_small - lr_small)
-        assert c.alternative == "less" and c.seeds == tuple(range(seeds))
+        np.testing.assert_allclose(c.values, nb - lr)
+        assert c.alternative == "less"
         assert c.arms == (f"{c.name}/naive_bayes", f"{c.name}/logistic")
     assert verdict(evidence) == "supported"
-    # logistic nearer on one data set out of three refutes the claim
-    one_flipped = frame.copy()
-    on_c = one_flipped["arm"].str.startswith("c/")
-    one_flipped.loc[on_c, "excess_small"] = np.where(
-        one_flipped.loc[on_c, "arm"].str.endswith("logistic"), 0.01, 0.05
-    ) + RNG.normal(0, 0.003, on_c.sum())
-    assert verdict(gen.nb_nearer_asymptote(one_flipped, None)) == "not supported"
-    full = frame.rename(columns={"excess_small": "err_full"})
-    evidence = gen.logistic_wins_at_full_m(full, None)
-    np.testing.assert_allclose(evidence.comparisons[0].values, lr_small - nb_small)
-    # logistic's err_full (0.06) is higher than naive Bayes' (0.02) everywhere
-    assert verdict(evidence) == "not supported"
+    assert evidence.numbers[f"{datasets[0]}.mean_naive_bayes"] == pytest.approx(np.mean(nb))
+    # logistic regression nearer on one data set of the group refutes "every one"
+    flipped = frame.copy()
+    flipped.loc[flipped["arm"] == f"{datasets[-1]}/naive_bayes", "excess_band"] = lr + 0.04
+    assert verdict(evaluate(flipped, None)) == "not supported"
+    # a data set outside the group does not count
+    outside = next(d for d in gen.DATASETS if d not in datasets)
+    other = frame.copy()
+    other.loc[other["arm"] == f"{outside}/naive_bayes", "excess_band"] = lr + 0.04
+    assert verdict(evaluate(other, None)) == "supported"
+
+
+def test_gaussian_beats_logistic_large_m_verdicts():
+    d = gen.GAUSSIAN_HOLDS
+    lr = _noisy(0.12)
+
+    def evaluate(gauss, other=None):
+        values = {(d, "gaussian"): {"err_large": gauss}, (d, "logistic"): {"err_large": lr}}
+        if other is not None:
+            values |= {("redundant", "gaussian"): {"err_large": other}}
+            values |= {("redundant", "logistic"): {"err_large": lr}}
+        return gen.gaussian_beats_logistic_large_m(_summaries(values), None)
+
+    better = lr - 0.004 + RNG.normal(0, 0.001, SEEDS)
+    evidence = evaluate(better, other=lr + 0.01)
+    (comparison,) = evidence.comparisons
+    np.testing.assert_allclose(comparison.values, better - lr)
+    assert comparison.alternative == "less"
+    assert verdict(evidence) == "supported"
+    # the other data sets are reported, not judged
+    assert evidence.numbers["redundant.gaussian_minus_logistic"] == pytest.approx(0.01)
+    assert verdict(evaluate(lr + 0.004 + RNG.normal(0, 0.001, SEEDS))) == "not supported"
+    # a trial-less data set gives an empty comparison that names no arm
+    empty = gen.gaussian_beats_logistic_large_m(
+        _summaries({("redundant", "gaussian"): {"err_large": lr}}), None
+    )
+    assert empty.comparisons[0].seeds == () and empty.comparisons[0].arms == ()
 
 
 def test_sklearn_agreement_claim():
     frame = _summaries(
-        {(d, m): np.ones(3) for d in ("a", "b") for m in gen.MODELS}, "sklearn_agreement"
+        {(d, m): {"sklearn_agreement": np.ones(3)} for d in ("a", "b") for m in gen.DLKIT_MODELS}
     )
-    frame.loc[(frame["arm"] == "b/logistic") & (frame["seed"] == 1), "sklearn_agreement"] = 0.996
+    frame.loc[(frame["arm"] == "b/logistic_l2") & (frame["seed"] == 1), "sklearn_agreement"] = 0.996
     evidence = gen.sklearn_agrees(frame, None)
-    assert [c.name for c in evidence.comparisons] == list(gen.MODELS)
-    logistic = part(evidence, "logistic")
+    assert [c.name for c in evidence.comparisons] == list(gen.DLKIT_MODELS)
+    logistic = part(evidence, "logistic_l2")
     # per seed: the mean over data sets, minus the required agreement
     np.testing.assert_allclose(logistic.values, np.array([1.0, 0.998, 1.0]) - gen.AGREEMENT)
-    assert (logistic.alternative, logistic.arms) == ("greater", ("a/logistic", "b/logistic"))
+    assert (logistic.alternative, logistic.arms) == ("greater", ("a/logistic_l2", "b/logistic_l2"))
     assert verdict(evidence) == "supported"
-    frame.loc[frame["arm"] == "a/logistic", "sklearn_agreement"] = 0.9
+    frame.loc[frame["arm"] == "a/logistic_l2", "sklearn_agreement"] = 0.9
     assert verdict(gen.sklearn_agrees(frame, None)) == "not supported"
