@@ -52,6 +52,7 @@ from studies.store.schema import (
     GIT_COMMIT_TAG,
     GIT_DIRTY_TAG,
     KIND_TAG,
+    LEGACY_TRIAL_ARTIFACT_DIR,
     NOTE_TAG,
     PARENT_TAG,
     QUESTION_TAG,
@@ -444,6 +445,8 @@ def _artifacts_frame(trial_runs: list, names: list[str]) -> pd.DataFrame:
         path = trial_artifact_path(name)
         for run in trial_runs:
             content = _read_json_artifact(run, path)
+            if content is None:  # a store written before trial artifacts moved up a folder
+                content = _read_json_artifact(run, f"{LEGACY_TRIAL_ARTIFACT_DIR}{path}")
             if content is not None:
                 seed = decode_optional_int(run.data.tags.get(SEED_TAG))
                 rows.append(

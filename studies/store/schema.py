@@ -55,6 +55,7 @@ __all__ = [
     "STUDY_TAG",
     "SUMMARY_KEYS_TAG",
     "TRACEBACK_ARTIFACT",
+    "LEGACY_TRIAL_ARTIFACT_DIR",
     "TRIAL_ARTIFACT_DIR",
     "TRIAL_SET_TAG",
     "canonical_json",
@@ -127,8 +128,11 @@ ARTIFACTS = {
 }
 #: Folder of the summary run holding the rendered report.
 REPORT_DIR = "report"
-#: Folder of a trial run holding the trial's own artifacts (``TrialResult.artifacts``).
-TRIAL_ARTIFACT_DIR = "artifacts/"
+#: Where a trial run's own artifacts (``TrialResult.artifacts``) go: the top of the run's
+#: artifacts (MLflow's artifact root is already a folder called ``artifacts``).
+TRIAL_ARTIFACT_DIR = ""
+#: Where stores written before that kept them (``.../artifacts/artifacts/<name>.json``).
+LEGACY_TRIAL_ARTIFACT_DIR = "artifacts/"
 #: A failed trial's traceback, at the top of its run's artifacts.
 TRACEBACK_ARTIFACT = "traceback.txt"
 
@@ -207,12 +211,12 @@ def decode_keys(value: str | None) -> list[str]:
 
 
 def trial_artifact_path(name: str) -> str:
-    """Where a trial's dict artifact ``name`` is stored: ``artifacts/<name>.json``.
+    """Where a trial's dict artifact ``name`` is stored: ``<name>.json``.
 
-    ``name`` may already carry the folder or the ``.json`` suffix (a plot's ``artifact``
-    option is written either way).
+    ``name`` may carry the ``.json`` suffix or the folder older stores used (a plot's
+    ``artifact`` option is written either way); see :data:`LEGACY_TRIAL_ARTIFACT_DIR`.
     """
-    path = name if name.startswith(TRIAL_ARTIFACT_DIR) else f"{TRIAL_ARTIFACT_DIR}{name}"
+    path = f"{TRIAL_ARTIFACT_DIR}{name.removeprefix(LEGACY_TRIAL_ARTIFACT_DIR)}"
     return path if path.endswith(".json") else f"{path}.json"
 
 

@@ -473,6 +473,8 @@ def write_store(
             params = [Param(k, encode_param(v)) for k, v in flatten(t.config).items()]
             _log(client, rid, metrics, params)
             for name, content in t.artifacts.items():
+                # The layout of stores written before trial artifacts moved up a folder: the
+                # reader still finds them there.
                 client.log_dict(rid, content, f"artifacts/{name}.json")
             client.set_terminated(rid, "FAILED" if t.status == "failed" else "FINISHED")
         aggregates = []

@@ -252,8 +252,8 @@ def test_study_logs_through_an_mlflow_server_and_the_report_builds(
     runs = trial_runs(mlflow_server, "toy")
     assert len(runs) == 4 and {r.info.status for r in runs} == {"FINISHED"}
     client = MlflowClient(mlflow_server)
-    artifacts = [a.path for a in client.list_artifacts(runs[0].info.run_id, "artifacts")]
-    assert artifacts == ["artifacts/weights.json"]
+    artifacts = [a.path for a in client.list_artifacts(runs[0].info.run_id)]
+    assert artifacts == ["weights.json"]
 
     html = build_report("toy", tracking_uri=mlflow_server, out_dir=tmp_path / "out").read_text()
     assert f"{mlflow_server}/#/experiments/" in html

@@ -68,8 +68,9 @@ def test_nested_layout_tags_params_and_metric_counts(store, calls_file):
         history = client.get_metric_history(trial.info.run_id, "train_loss")
         assert sorted(m.step for m in history) == list(range(1, 7))
         assert {"final_loss", "epochs_to_target", "val_loss"} <= set(trial.data.metrics)
-        artifacts = [a.path for a in client.list_artifacts(trial.info.run_id, "artifacts")]
-        assert artifacts == ["artifacts/weights.json"]
+        # At the top of the run's artifacts, not in an artifacts/artifacts/ folder.
+        artifacts = [a.path for a in client.list_artifacts(trial.info.run_id)]
+        assert artifacts == ["weights.json"]
 
     for parent in parents.values():
         assert parent.info.status == "FINISHED"

@@ -86,9 +86,9 @@ def test_restore_inf_undoes_the_sql_stores_clamping_only():
 
 
 def test_trial_artifact_paths():
-    assert trial_artifact_path("weights") == "artifacts/weights.json"
-    assert trial_artifact_path("artifacts/weights") == "artifacts/weights.json"
-    assert trial_artifact_path("weights.json") == "artifacts/weights.json"
+    assert trial_artifact_path("weights") == "weights.json"
+    assert trial_artifact_path("artifacts/weights") == "weights.json"  # an older plot option
+    assert trial_artifact_path("weights.json") == "weights.json"
 
 
 def test_every_name_is_defined_once_and_distinct():
