@@ -53,8 +53,9 @@ def best_setting(
     dict
         ``{group value: best setting}``; the single key ``None`` without ``within``.
 
-    A group some of whose trials failed or diverged is chosen from the rest, and one without
-    any finished trial is left out of the result; each is logged as a warning (the runner
+    A setting that diverged on any seed loses to every setting that never did. A group some
+    of whose trials failed or diverged is chosen from the rest, and one without any finished
+    trial is left out of the result; each is logged as a warning (the runner
     shows warnings of arm choices in the study's report).
 
     Raises
@@ -90,6 +91,11 @@ def best_setting(
                 stage,
                 ", ".join(f"{s} {n}" for s, n in lost["status"].value_counts().items()),
             )
+        # A setting that diverged on some seed is no candidate while another never did: the
+        # mean of its surviving seeds would hide the blow-up.
+        blew_up = set(tried.loc[tried["status"] == "diverged", setting])
+        if blew_up and not set(mine[setting]) <= blew_up:
+            mine = mine[~mine[setting].isin(blew_up)]
         means = mine.groupby(setting)[metric].mean()
         target = means.min() if better == "lower" else means.max()
         winners = means.index[means == target]

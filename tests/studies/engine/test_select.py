@@ -63,3 +63,17 @@ def test_a_group_without_finished_trials_is_left_out_with_a_warning(caplog):
     assert any(
         "group = 'h' chosen without 1 of its 2 's' trials (diverged 1)" in m for m in messages
     )
+
+
+def test_a_setting_that_diverged_on_a_seed_loses_to_one_that_never_did():
+    rows = [
+        ("s", "ok", "g", 0.3, 0.1),  # best on seed 0 ...
+        ("s", "diverged", "g", 0.3, float("inf")),  # ... but blew up on seed 1
+        ("s", "ok", "g", 0.1, 0.5),
+        ("s", "ok", "g", 0.1, 0.6),
+    ]
+    kw = {"stage": "s", "metric": "score", "better": "lower", "setting": "lr", "within": "group"}
+    assert best_setting(frame(rows), **kw) == {"g": 0.1}
+    # When every setting diverged somewhere, the finished seeds still choose.
+    rows[3] = ("s", "diverged", "g", 0.1, float("inf"))
+    assert best_setting(frame(rows), **kw) == {"g": 0.3}
