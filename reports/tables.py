@@ -399,12 +399,7 @@ def completeness_notes(runs: StudyRuns) -> list[str]:
     for status in ("diverged", "failed"):
         bad = trials[trials["status"] == status]
         for arm, group in bad.groupby("arm", sort=True):
-            parts = []
-            for _, row in group.iterrows():
-                at = row["diverged_epoch"]
-                where = f" at epoch {int(at)}" if status == "diverged" and pd.notna(at) else ""
-                parts.append(f"seed {row['seed']}{where}")
-            notes.append(f"Arm {arm!r}: {len(group)} trial(s) {status} ({', '.join(parts)}).")
+            notes.append(f"Arm {arm!r}: {_bad_trials(group, status, trials)}.")
     if arms:
         extra = sorted(present - set(arms))
         if extra:
@@ -415,6 +410,38 @@ def completeness_notes(runs: StudyRuns) -> list[str]:
     if not len(trials):
         notes.append("The store holds no trial of this study.")
     return notes
+
+
+def _bad_trials(group: pd.DataFrame, status: str, trials: pd.DataFrame) -> str:
+    """``group``'s diverged or failed trials in words: each seed (and epoch) when there are
+    a few, else the count of the arm's trials, the seeds as ranges and the epochs' span (a
+    learning-rate sweep diverges by design at its largest rates, on most seeds)."""
+    n_arm = int((trials["arm"] == group["arm"].iloc[0]).sum())
+    epochs = group["diverged_epoch"].dropna().astype(int) if status == "diverged" else []
+    if len(group) <= 3:
+        parts = []
+        for _, row in group.iterrows():
+            at = row["diverged_epoch"]
+            where = f" at epoch {int(at)}" if status == "diverged" and pd.notna(at) else ""
+            parts.append(f"seed {row['seed']}{where}")
+        return f"{len(group)} trial(s) {status} ({', '.join(parts)})"
+    seeds = _ranges(sorted(int(s) for s in group["seed"]))
+    text = f"{len(group)} of {n_arm} trials {status} (seeds {seeds}"
+    if len(epochs):
+        low, high = int(min(epochs)), int(max(epochs))
+        text += f", at epoch {low}" if low == high else f", at epochs {low}\u2013{high}"
+    return text + ")"
+
+
+def _ranges(values: Sequence[int]) -> str:
+    """``[0, 1, 2, 5, 7, 8]`` as ``"0\u20132, 5, 7\u20138"``."""
+    runs: list[list[int]] = []
+    for v in values:
+        if runs and v == runs[-1][1] + 1:
+            runs[-1][1] = v
+        else:
+            runs.append([v, v])
+    return ", ".join(str(a) if a == b else f"{a}\u2013{b}" for a, b in runs)
 
 
 def claim_mismatches(runs: StudyRuns, claims: Sequence) -> list[str]:

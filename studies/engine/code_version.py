@@ -48,6 +48,11 @@ def dlkit_version() -> str:
         return UNKNOWN
 
 
+def _changes_code(line: str) -> bool:
+    """Whether a ``git status --porcelain`` line is a change to the code."""
+    return bool(line.strip()) and (not line.startswith("??") or line.rstrip().endswith(".py"))
+
+
 @functools.cache
 def code_version() -> dict[str, str | bool]:
     """The code identity that enters every ``config_hash``.
@@ -56,11 +61,13 @@ def code_version() -> dict[str, str | bool]:
     -------
     dict
         ``dlkit_version`` (str), ``git_commit`` (full sha, or ``"unknown"`` outside git or
-        before the first commit) and ``git_dirty`` (True when ``git status`` lists changes).
+        before the first commit) and ``git_dirty`` (True when ``git status`` lists a change
+        to a tracked file, or an untracked Python file: a log or an output left in the
+        checkout does not make the code dirty).
     """
     commit = _git("rev-parse", "HEAD") or UNKNOWN
-    status = _git("status", "--porcelain")
-    dirty = bool(status) if status is not None else False
+    status = _git("status", "--porcelain", "--untracked-files=all")
+    dirty = any(_changes_code(line) for line in (status or "").splitlines())
     version = {"dlkit_version": dlkit_version(), "git_commit": commit, "git_dirty": dirty}
     log.debug("code version %s", version)
     return version

@@ -54,8 +54,8 @@ def best_setting(
         ``{group value: best setting}``; the single key ``None`` without ``within``.
 
     A setting that diverged on any seed loses to every setting that never did. A group some
-    of whose trials failed or diverged is chosen from the rest, and one without any finished
-    trial is left out of the result; each is logged as a warning (the runner
+    of whose trials failed (missing data) is chosen from the rest, and one without any
+    finished trial is left out of the result; each is logged as a warning (the runner
     shows warnings of arm choices in the study's report).
 
     Raises
@@ -80,16 +80,16 @@ def best_setting(
         if mine.empty:
             log.warning("no finished %r trial%s: nothing to choose from", stage, name)
             continue
-        if len(mine) < len(tried):
-            lost = tried[tried["status"] != "ok"]
+        # A diverged trial is evidence (that setting blows up); a failed one is missing data.
+        lost = tried[tried["status"] == "failed"]
+        if len(lost):
             log.warning(
-                "%s%s chosen without %d of its %d %r trials (%s)",
+                "%s%s chosen without %d of its %d %r trials (failed)",
                 setting,
                 name,
                 len(lost),
                 len(tried),
                 stage,
-                ", ".join(f"{s} {n}" for s, n in lost["status"].value_counts().items()),
             )
         # A setting that diverged on some seed is no candidate while another never did: the
         # mean of its surviving seeds would hide the blow-up.

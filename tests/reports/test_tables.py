@@ -208,3 +208,25 @@ def test_claims_are_rechecked_against_the_logged_verdicts(toy_runs):
         "gives 'supported' on the same trials (its code changed since).",
         "Claim 'deep_stable' could not be re-evaluated from the store: KeyError: 'val_acc_final'",
     ]
+
+
+def test_many_diverged_trials_of_an_arm_are_one_short_line():
+    from reports.tables import _bad_trials, _ranges
+
+    assert _ranges([0, 1, 2, 5, 7, 8]) == "0\u20132, 5, 7\u20138"
+    seeds = [0, 1, 2, 3, 4, 6]
+    trials = pd.DataFrame(
+        {
+            "arm": ["sgd/lr=10"] * 8,
+            "seed": [*seeds, 5, 7],
+            "status": ["diverged"] * 6 + ["ok"] * 2,
+            "diverged_epoch": [1, 2, 1, 1, 2, 1, None, None],
+        }
+    )
+    bad = trials[trials["status"] == "diverged"]
+    assert _bad_trials(bad, "diverged", trials) == (
+        "6 of 8 trials diverged (seeds 0\u20134, 6, at epochs 1\u20132)"
+    )
+    assert _bad_trials(bad.head(2), "diverged", trials) == (
+        "2 trial(s) diverged (seed 0 at epoch 1, seed 1 at epoch 2)"
+    )

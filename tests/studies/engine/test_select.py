@@ -52,17 +52,18 @@ def test_bad_input_names_the_value():
 def test_a_group_without_finished_trials_is_left_out_with_a_warning(caplog):
     rows = [
         ("s", "failed", "g", 0.1, 1.0),
-        ("s", "diverged", "h", 0.1, 1.0),
+        ("s", "failed", "h", 0.1, 1.0),
         ("s", "ok", "h", 0.3, 2.0),
+        ("s", "diverged", "k", 0.1, 1.0),  # evidence, not missing data: no warning
+        ("s", "ok", "k", 0.3, 2.0),
     ]
     kw = {"stage": "s", "metric": "score", "better": "lower", "setting": "lr", "within": "group"}
     with caplog.at_level("WARNING", logger="studies.engine.select"):
-        assert best_setting(frame(rows), **kw) == {"h": 0.3}
+        assert best_setting(frame(rows), **kw) == {"h": 0.3, "k": 0.3}
     messages = [r.getMessage() for r in caplog.records]
     assert any("group = 'g'" in m and "nothing to choose" in m for m in messages)
-    assert any(
-        "group = 'h' chosen without 1 of its 2 's' trials (diverged 1)" in m for m in messages
-    )
+    assert any("group = 'h' chosen without 1 of its 2 's' trials (failed)" in m for m in messages)
+    assert not any("'k'" in m for m in messages)  # a diverged trial is evidence
 
 
 def test_a_setting_that_diverged_on_a_seed_loses_to_one_that_never_did():
