@@ -67,8 +67,11 @@ report-%: install ## Rebuild reports/out/NAME.html from the MLflow store alone
 studies: install ## Run every registered study
 	$(PY) -m studies run all $(STUDY_FLAGS)
 
-mlflow-ui: install ## Browse runs in the stock MLflow UI at http://127.0.0.1:5000
-	$(VENV)/bin/mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db} --host 127.0.0.1 --port 5000
+# One worker, no job runner, 127.0.0.1 only; prints each study's runs-table address; Ctrl-C stops
+# it all. Port: MLFLOW_PORT if given (environment or command line), else 5000 (the cluster's
+# MLFLOW_PORT default above is for cluster-up's server).
+mlflow-ui: install ## Browse runs in the stock MLflow UI (127.0.0.1, MLFLOW_PORT or 5000)
+	exec $(PY) studies/store/ui.py --port $(if $(filter environment command line,$(origin MLFLOW_PORT)),$(MLFLOW_PORT),5000)
 
 cluster-up: install ## Start a Dask scheduler + 2 workers and an MLflow server on 127.0.0.1
 	DASK_PORT=$(DASK_PORT) MLFLOW_PORT=$(MLFLOW_PORT) scripts/cluster.sh up

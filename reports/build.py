@@ -38,7 +38,7 @@ def build_report(
     -------
     Path
         The HTML report, also logged as artifact ``report/NAME.html`` of the study's latest
-        summary run.
+        summary run, with each plot as ``figures/NN-<title>.png`` beside it.
 
     Raises
     ------
@@ -50,13 +50,14 @@ def build_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     runs = load_runs(name, tracking_uri)
     loaded = time.perf_counter()
-    html, summary = render_report(runs, notes=_recheck_claims(runs))
+    figures: dict[str, bytes] = {}
+    html, summary = render_report(runs, notes=_recheck_claims(runs), figures=figures)
     html_path = out_dir / f"{name}.html"
     html_path.write_text(html, encoding="utf-8")
     json_path = out_dir / f"{name}.json"
     json_path.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     build_index(out_dir)
-    log_report(runs, html_path)
+    log_report(runs, html_path, figures)
     logger.info(
         "report %s: %d trials, loaded in %.2f s, built in %.2f s",
         html_path,

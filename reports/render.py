@@ -12,6 +12,7 @@ import dataclasses
 import io
 import json
 import math
+import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
@@ -37,10 +38,12 @@ from reports.tables import (
     stage_rows,
 )
 from studies.store.reader import StudyRuns, declared_arms
+from studies.store.ui import DEFAULT_PORT, experiment_url, local_base, run_url
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 PNG_DPI = 100
-LOCAL_UI = "http://127.0.0.1:5000"  # where `make mlflow-ui` serves the stock MLflow UI
+# Where `make mlflow-ui` serves the stock MLflow UI by default (studies/store/ui.py).
+LOCAL_UI = local_base(DEFAULT_PORT)
 VERDICTS = {
     "supported": ("supported", "\u2714"),
     "not supported": ("not-supported", "\u2718"),
@@ -79,9 +82,28 @@ def seed_text(seeds: Sequence[int]) -> str:
 
 def figure_to_data_uri(figure) -> str:
     """PNG-encode a matplotlib Figure as a ``data:`` URI (the page embeds it, no file beside)."""
+    return _png_data_uri(figure_png(figure))
+
+
+def figure_png(figure) -> bytes:
+    """A matplotlib Figure as PNG bytes (the page's and the summary run's image)."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=PNG_DPI, facecolor="white")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return buffer.getvalue()
+
+
+def _png_data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def figure_file_name(index: int, title: str) -> str:
+    """``NN-<title as a slug>.png``: a plot's image file on the summary run, in page order.
+
+    >>> figure_file_name(1, "Learning-rate sweep (val. loss)")
+    '01-learning-rate-sweep-val-loss.png'
+    """
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or "plot"
+    return f"{index:02d}-{slug[:60].rstrip('-')}.png"
 
 
 def _json_safe(value):
@@ -368,14 +390,19 @@ def _claim_json(row: dict) -> dict:
 
 
 def _mlflow_links(runs: StudyRuns, order: list[str]) -> dict:
-    """Run ids per arm and trial with the URL each opens in the MLflow UI."""
+    """Run ids per arm and trial with the URL each opens in the MLflow UI.
+
+    The experiment's address is the one ``make mlflow-ui`` prints (the runs table in the
+    model-training view, :func:`studies.store.ui.experiment_url`); runs open in that view too.
+    """
     remote = runs.tracking_uri.startswith(("http://", "https://"))
     base = runs.tracking_uri.rstrip("/") if remote else LOCAL_UI
     experiment_id = runs.experiment["id"]
 
     def url(run_id: str | None = None) -> str:
-        page = f"{base}/#/experiments/{experiment_id}"
-        return f"{page}/runs/{run_id}" if run_id else page
+        if run_id:
+            return run_url(base, experiment_id, run_id)
+        return experiment_url(base, experiment_id)
 
     arm_runs = (
         dict(zip(runs.arms["arm"], runs.arms["run_id"], strict=True)) if len(runs.arms) else {}
@@ -503,7 +530,11 @@ def _results_by_stage(runs: StudyRuns, order: list[str]) -> list[tuple[str, pd.D
 
 
 def render_report(
-    runs: StudyRuns, *, built_at: datetime | None = None, notes: Sequence[str] = ()
+    runs: StudyRuns,
+    *,
+    built_at: datetime | None = None,
+    notes: Sequence[str] = (),
+    figures: dict[str, bytes] | None = None,
 ) -> tuple[str, dict]:
     """Build the study's page and its JSON twin from the frames alone.
 
@@ -515,6 +546,9 @@ def render_report(
         Shown in the footer; defaults to now (UTC).
     notes : sequence of str
         Further findings for the "incomplete or abnormal" box (e.g. claim re-checks).
+    figures : dict, optional
+        Filled with each drawn plot's PNG, ``{figure_file_name(i, title): bytes}`` (what
+        :func:`reports.build.build_report` logs to the summary run).
 
     Returns
     -------
@@ -532,11 +566,14 @@ def render_report(
     plots = []
     for spec in plot_specs(runs):
         out = draw_plot(runs, spec, palette)
+        png = figure_png(out.figure) if out.figure is not None else b""
+        if png and figures is not None:
+            figures[figure_file_name(len(plots) + 1, out.title or out.kind)] = png
         plots.append(
             {
                 "title": out.title or out.kind,
                 "kind": out.kind,
-                "src": figure_to_data_uri(out.figure) if out.figure is not None else "",
+                "src": _png_data_uri(png) if png else "",
                 "caption": out.caption,
                 "error": out.error,
             }

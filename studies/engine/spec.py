@@ -79,6 +79,10 @@ def _first_non_finite_loss(history: Sequence[Mapping[str, Any]]) -> int | None:
     return None
 
 
+#: Keys every entry of ``TrialResult.datasets`` has (as strings).
+DATASET_KEYS = ("name", "digest", "source", "context")
+
+
 @dataclass
 class TrialResult:
     """What a trial returns: per-epoch history, final figures and small artifacts.
@@ -96,6 +100,12 @@ class TrialResult:
     artifacts : dict of str to (bytes, str, dict or list)
         Small files; a dict or list is written as ``artifacts/<name>.json``, a str as
         ``artifacts/<name>`` text, bytes verbatim.
+    datasets : list of dict
+        The data the trial used, logged as MLflow dataset inputs: each ``{"name", "digest",
+        "source", "context"}`` (context e.g. ``"train"``, ``"validation"``, ``"test"``) with
+        optional ``"n"`` (rows) and ``"shape"``. Optional: left empty, the store derives one
+        training dataset from the config's ``data`` section
+        (:func:`studies.store.writer.derived_datasets`).
     """
 
     history: list[dict[str, float]] = field(default_factory=list)
@@ -103,9 +113,14 @@ class TrialResult:
     status: str = "ok"
     diverged_epoch: int | None = None
     artifacts: dict[str, Any] = field(default_factory=dict)
+    datasets: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         check_choice("trial status", self.status, STATUSES)
+        for entry in self.datasets:
+            missing = [k for k in DATASET_KEYS if not isinstance(entry.get(k), str)]
+            if missing:
+                raise ValueError(f"dataset entry {entry!r} needs string value(s) for {missing}")
         if self.status == "ok":
             # A loss that went NaN or infinite is a divergence, whatever the trial reported.
             blown = _first_non_finite_loss(self.history)

@@ -20,6 +20,7 @@ import json
 import logging
 import tempfile
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,6 +50,7 @@ from studies.store.schema import (
     DIVERGED_EPOCH_TAG,
     DLKIT_VERSION_TAG,
     FACTOR_PREFIX,
+    FIGURES_DIR,
     GIT_COMMIT_TAG,
     GIT_DIRTY_TAG,
     KIND_TAG,
@@ -294,8 +296,10 @@ def load_trial_results(client: MlflowClient, runs: list) -> dict[str, dict[str, 
     return results
 
 
-def log_report(runs: StudyRuns, html_path: Path) -> bool:
-    """Log ``html_path`` as artifact ``report/<file name>`` of the study's latest summary run.
+def log_report(
+    runs: StudyRuns, html_path: Path, figures: Mapping[str, bytes] | None = None
+) -> bool:
+    """Log the report to the study's latest summary run: ``report/<file name>`` and figures.
 
     Parameters
     ----------
@@ -303,6 +307,9 @@ def log_report(runs: StudyRuns, html_path: Path) -> bool:
         The frames the report was built from (gives the store and the summary run).
     html_path : Path
         The rendered report.
+    figures : mapping of str to bytes, optional
+        The report's plots as PNG files ``{file name: bytes}``, logged under
+        ``FIGURES_DIR`` in one call (MLflow's UI previews them among the run's artifacts).
 
     Returns
     -------
@@ -313,7 +320,13 @@ def log_report(runs: StudyRuns, html_path: Path) -> bool:
         logger.warning("study %r has no summary run; the report is not logged to MLflow", runs.name)
         return False
     client = open_client(runs.tracking_uri)
-    client.log_artifact(runs.summary_run["run_id"], str(html_path), artifact_path=REPORT_DIR)
+    run_id = runs.summary_run["run_id"]
+    client.log_artifact(run_id, str(html_path), artifact_path=REPORT_DIR)
+    if figures:
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, png in figures.items():
+                (Path(tmp) / name).write_bytes(png)
+            client.log_artifacts(run_id, tmp, artifact_path=FIGURES_DIR)
     return True
 
 

@@ -2,14 +2,18 @@
 
 The writer logs with these names and the reader reads with them; nothing else spells them.
 
-* One experiment per study; its tags are ``STUDY_TAG``, ``QUESTION_TAG`` and its markdown
-  description (``NOTE_TAG``: the question and verdicts).
+* One experiment per study; its tags are ``STUDY_TAG``, ``QUESTION_TAG``,
+  ``EXPERIMENT_KIND_TAG`` (the UI's model-training view) and its markdown description
+  (``NOTE_TAG``: the question and verdicts).
 * Runs carry ``KIND_TAG`` = one of :data:`KINDS`: a *summary* run per invocation, a parent run
   per arm (*arm*) or per one-seed stage (*stage*), one child *trial* run per (arm, seed),
   nested under its parent by ``PARENT_TAG``.
 * A trial's params are its flattened config (:func:`flatten`, values by :func:`encode_param`);
   its metrics are the per-epoch history at ``step = epoch`` and the summary figures, whose
-  keys ``SUMMARY_KEYS_TAG`` lists (:func:`encode_keys`), at step 0.
+  keys ``SUMMARY_KEYS_TAG`` lists (:func:`encode_keys`), at step 0; its data are MLflow
+  dataset inputs (context tag ``DATASET_CONTEXT_TAG``), also on its arm's parent run.
+* The summary run holds the report under ``REPORT_DIR`` and its figures under
+  ``FIGURES_DIR``.
 * A parent run of an arm holds the seed aggregates ``<key><suffix>`` for every suffix of
   :data:`AGGREGATE_SUFFIXES`, per epoch and (for summary keys) at step 0.
 """
@@ -29,10 +33,15 @@ __all__ = [
     "COMMAND_TAG",
     "CONFIG_HASH_TAG",
     "CONFIG_PREFIX",
+    "DATASET_CONTEXT_TAG",
+    "DATASET_SOURCE_TYPE",
     "DIVERGED_EPOCH_TAG",
     "DLKIT_VERSION_TAG",
     "DRIVER_TAG",
     "ERROR_TAG",
+    "EXPERIMENT_KIND",
+    "EXPERIMENT_KIND_TAG",
+    "FIGURES_DIR",
     "FACTOR_PREFIX",
     "GIT_COMMIT_TAG",
     "GIT_DIRTY_TAG",
@@ -75,6 +84,15 @@ __all__ = [
 PARENT_TAG = "mlflow.parentRunId"
 #: MLflow's own tag holding an experiment's (or run's) markdown description.
 NOTE_TAG = "mlflow.note.content"
+#: MLflow 3's tag choosing an experiment's view: ``custom_model_development`` is the model
+#: training (runs) view, where the UI's workflow switch is off (``studies.store.ui``).
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+#: MLflow's tag of a dataset input saying what the run used it for (train, validation, test).
+DATASET_CONTEXT_TAG = "mlflow.data.context"
+#: Source type of the dataset inputs: the data came from code (a loader call), as MLflow's
+#: ``CodeDatasetSource``; the source JSON is ``{"tags": {"mlflow.source.name": <call>}}``.
+DATASET_SOURCE_TYPE = "code"
 #: What a run is: see :data:`KINDS`.
 KIND_TAG = "kind"
 KINDS = ("summary", "arm", "stage", "trial")
@@ -128,6 +146,8 @@ ARTIFACTS = {
 }
 #: Folder of the summary run holding the rendered report.
 REPORT_DIR = "report"
+#: Folder of the summary run holding the report's figures, one PNG per plot.
+FIGURES_DIR = "figures"
 #: Where a trial run's own artifacts (``TrialResult.artifacts``) go: the top of the run's
 #: artifacts (MLflow's artifact root is already a folder called ``artifacts``).
 TRIAL_ARTIFACT_DIR = ""

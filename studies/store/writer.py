@@ -13,6 +13,8 @@ goes through a :class:`~studies.store.tracker.Tracker` (timed, retried on a lock
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -24,9 +26,13 @@ from studies.store.schema import (
     ARTIFACTS,
     COMMAND_TAG,
     CONFIG_HASH_TAG,
+    DATASET_CONTEXT_TAG,
+    DATASET_SOURCE_TYPE,
     DIVERGED_EPOCH_TAG,
     DLKIT_VERSION_TAG,
     ERROR_TAG,
+    EXPERIMENT_KIND,
+    EXPERIMENT_KIND_TAG,
     FACTOR_PREFIX,
     GIT_COMMIT_TAG,
     GIT_DIRTY_TAG,
@@ -49,6 +55,7 @@ from studies.store.schema import (
     TRACEBACK_ARTIFACT,
     TRIAL_ARTIFACT_DIR,
     TRIAL_SET_TAG,
+    canonical_json,
     encode_bool,
     encode_keys,
     encode_param,
@@ -62,6 +69,7 @@ __all__ = [
     "StudyWriter",
     "Tracker",
     "TrackingServerError",
+    "derived_datasets",
     "experiment_note",
 ]
 
@@ -126,6 +134,8 @@ class StudyWriter:
         self._earlier: dict[str, list[str]] = {}
         self._parents: dict[str, Any] = {}
         self._parent_params: dict[str, dict[str, str]] = {}
+        # The datasets of the trials logged under each open parent (logged on it at the end).
+        self._parent_datasets: dict[str, dict[tuple[str, str, str], dict[str, Any]]] = {}
 
     # -- set-up -----------------------------------------------------------------------------
     def open(self, *, reuse: bool) -> None:
@@ -137,9 +147,12 @@ class StudyWriter:
             Index finished trial runs for :meth:`finished_results` (False: ``--force``).
         """
         tracker = self.tracker
-        self.experiment_id = tracker.experiment(
-            self.study, {STUDY_TAG: self.study, QUESTION_TAG: self.question}
-        )
+        tags = {
+            STUDY_TAG: self.study,
+            QUESTION_TAG: self.question,
+            EXPERIMENT_KIND_TAG: EXPERIMENT_KIND,
+        }
+        self.experiment_id = tracker.experiment(self.study, tags)
         tracker.close_orphans(self.experiment_id)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         self.summary_id = tracker.create_run(
@@ -284,6 +297,12 @@ class StudyWriter:
         }
         params = self._parent_params.pop(parent_id, {})
         self.tracker.log(parent_id, metrics=metrics, params=params, tags=tags)
+        datasets = self._parent_datasets.pop(parent_id, {})
+        for result in results:  # trials that name their data, reused ones included
+            for entry in getattr(result, "datasets", None) or ():
+                datasets.setdefault(_dataset_key(entry), dict(entry))
+        if datasets:
+            self._log_datasets(parent_id, list(datasets.values()))
         self.tracker.terminate(parent_id, "FINISHED")
         self.open_runs.discard(parent_id)
 
@@ -340,6 +359,13 @@ class StudyWriter:
         metrics += [(key, value, 0) for key, value in result.summary.items()]
         params = {k: encode_param(v) for k, v in flatten(spec.config).items()}
         tracker.log(run_id, metrics=metrics, params=params)
+        datasets = list(getattr(result, "datasets", None) or ()) or derived_datasets(
+            self.study, spec.config
+        )
+        self._log_datasets(run_id, datasets)
+        gathered = self._parent_datasets.setdefault(parent_id, {})
+        for entry in datasets:
+            gathered.setdefault(_dataset_key(entry), entry)
         if result.artifacts:
             tracker.log_artifacts(run_id, dict(result.artifacts), prefix=TRIAL_ARTIFACT_DIR)
         if error is not None:
@@ -348,6 +374,13 @@ class StudyWriter:
         tracker.terminate(run_id, status, end_time=end)
         self._supersede(spec.config_hash, run_id)
         return run_id
+
+    def _log_datasets(self, run_id: str, datasets: Sequence[Mapping[str, Any]]) -> None:
+        """Log ``datasets`` (entries of ``TrialResult.datasets``) as the run's dataset inputs,
+        in one call."""
+        if datasets:
+            inputs = [dataset_input(entry) for entry in datasets]
+            self.tracker.call(self.tracker.client.log_inputs, run_id, datasets=inputs)
 
     def _supersede(self, config_hash: str, run_id: str) -> None:
         """Delete (MLflow's soft delete) the earlier runs of a trial just logged again.
@@ -433,6 +466,66 @@ def _latest_by_tag(runs: Sequence[Any], tag: str) -> dict[str, Any]:
         if value and (current is None or run.info.start_time > current.info.start_time):
             latest[value] = run
     return latest
+
+
+def derived_datasets(study: str, config: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The dataset of a trial that does not name its own: one training set, from the config.
+
+    Parameters
+    ----------
+    study : str
+    config : mapping
+        The trial's resolved config; its ``data`` section (if any) describes the data.
+
+    Returns
+    -------
+    list of dict
+        One ``{"name", "digest", "source", "context"}`` entry: the name is ``data.name`` (else
+        the study's), the digest the first 8 hex digits of the SHA-256 of the canonical data
+        section with that name (equal configs, equal digests), the source the loader call
+        ``dlkit.data.load(NAME, seed=S)`` when the section names a data set (its other keys
+        after it), else the study.
+    """
+    section = config.get("data")
+    data = dict(section) if isinstance(section, Mapping) else {}
+    name = str(data.get("name") or study)
+    digest = hashlib.sha256(canonical_json({"name": name, "data": data}).encode()).hexdigest()
+    if data.get("name"):
+        args = [repr(name)] + ([f"seed={data['seed']!r}"] if "seed" in data else [])
+        rest = {k: v for k, v in data.items() if k not in ("name", "seed")}
+        source = f"dlkit.data.load({', '.join(args)})"
+        if rest:
+            source += "; " + ", ".join(f"{k}={canonical_json(v)}" for k, v in rest.items())
+    elif data:
+        source = f"study {study}, data " + canonical_json(data)
+    else:
+        source = f"study {study} (its trial function makes its data)"
+    return [{"name": name, "digest": digest[:8], "source": source, "context": "train"}]
+
+
+def dataset_input(entry: Mapping[str, Any]) -> Any:
+    """An MLflow ``DatasetInput`` for one entry of ``TrialResult.datasets``.
+
+    The source is a code source (``DATASET_SOURCE_TYPE``) naming the call; ``n`` and
+    ``shape`` (when given) form the profile the UI shows; the context is the input's tag.
+    """
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+
+    profile = {k: entry[k] for k in ("n", "shape") if entry.get(k) is not None}
+    if "n" in profile:
+        profile = {"num_rows": profile.pop("n"), **profile}
+    dataset = Dataset(
+        name=str(entry["name"]),
+        digest=str(entry["digest"]),
+        source_type=DATASET_SOURCE_TYPE,
+        source=json.dumps({"tags": {"mlflow.source.name": str(entry["source"])}}),
+        profile=canonical_json(profile) if profile else None,
+    )
+    return DatasetInput(dataset, tags=[InputTag(DATASET_CONTEXT_TAG, str(entry["context"]))])
+
+
+def _dataset_key(entry: Mapping[str, Any]) -> tuple[str, str, str]:
+    return (str(entry["name"]), str(entry["digest"]), str(entry["context"]))
 
 
 def claim_json(claim: Any, result: Any) -> dict[str, Any]:
