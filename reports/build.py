@@ -8,7 +8,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from reports.render import render_index, render_report
+from reports.render import arm_figures, render_index, render_report
 from reports.tables import claim_mismatches
 from studies.engine.registry import load_study
 from studies.paths import REPO_ROOT
@@ -38,7 +38,8 @@ def build_report(
     -------
     Path
         The HTML report, also logged as artifact ``report/NAME.html`` of the study's latest
-        summary run, with each plot as ``figures/NN-<title>.png`` beside it.
+        summary run, with each plot as ``figures/NN-<title>.png`` beside it; each arm's parent
+        run gets its own copy of the plots drawn one panel per arm (:func:`arm_figures`).
 
     Raises
     ------
@@ -57,7 +58,7 @@ def build_report(
     json_path = out_dir / f"{name}.json"
     json_path.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     build_index(out_dir)
-    log_report(runs, html_path, figures)
+    log_report(runs, html_path, figures, arm_figures(runs))
     logger.info(
         "report %s: %d trials, loaded in %.2f s, built in %.2f s",
         html_path,

@@ -486,6 +486,44 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+#: Plot kinds drawn as one panel (row) per arm: each arm's parent run gets its own copy.
+PER_ARM_KINDS = ("histogram_grid", "layer_epochs")
+
+
+def arm_figures(runs: StudyRuns) -> dict[str, dict[str, bytes]]:
+    """Each arm's own figures, for its parent run in MLflow: ``{run id: {file: png}}``.
+
+    Every declared plot of a kind in :data:`PER_ARM_KINDS` is drawn again on the arm's
+    trials alone; a plot that cannot be drawn for one arm (e.g. it names other arms) is left
+    out for that arm.
+    """
+    runs = current_trials(runs)
+    specs = [spec for spec in plot_specs(runs) if spec.get("kind") in PER_ARM_KINDS]
+    if not specs or not len(runs.arms) or "run_id" not in runs.arms:
+        return {}
+    order = arm_order(runs)
+    stage_of = dict(zip(runs.trials["arm"], runs.trials["stage"], strict=True))
+    palette = arm_palette(order, stage_of)
+    out: dict[str, dict[str, bytes]] = {}
+    for arm, run_id in zip(runs.arms["arm"], runs.arms["run_id"], strict=True):
+        mine = dataclasses.replace(
+            runs,
+            trials=runs.trials[runs.trials["arm"] == arm].reset_index(drop=True),
+            history=runs.history[runs.history["arm"] == arm].reset_index(drop=True),
+            arms=runs.arms[runs.arms["arm"] == arm].reset_index(drop=True),
+            artifacts=runs.artifacts[runs.artifacts["arm"] == arm].reset_index(drop=True),
+        )
+        if not len(mine.trials):
+            continue
+        for index, spec in enumerate(specs, start=1):
+            drawn = draw_plot(mine, spec, palette)
+            if drawn.figure is None:
+                continue
+            name = figure_file_name(index, f"{drawn.title or drawn.kind} {arm}")
+            out.setdefault(str(run_id), {})[name] = figure_png(drawn.figure)
+    return out
+
+
 def current_trials(runs: StudyRuns) -> StudyRuns:
     """``runs`` restricted to the arms the study declares (all arms if it declares none).
 

@@ -297,7 +297,10 @@ def load_trial_results(client: MlflowClient, runs: list) -> dict[str, dict[str, 
 
 
 def log_report(
-    runs: StudyRuns, html_path: Path, figures: Mapping[str, bytes] | None = None
+    runs: StudyRuns,
+    html_path: Path,
+    figures: Mapping[str, bytes] | None = None,
+    arm_figures: Mapping[str, Mapping[str, bytes]] | None = None,
 ) -> bool:
     """Log the report to the study's latest summary run: ``report/<file name>`` and figures.
 
@@ -310,6 +313,8 @@ def log_report(
     figures : mapping of str to bytes, optional
         The report's plots as PNG files ``{file name: bytes}``, logged under
         ``FIGURES_DIR`` in one call (MLflow's UI previews them among the run's artifacts).
+    arm_figures : mapping of run id to {file name: bytes}, optional
+        Each arm's own figures, logged under ``FIGURES_DIR`` of the arm's parent run.
 
     Returns
     -------
@@ -322,11 +327,13 @@ def log_report(
     client = open_client(runs.tracking_uri)
     run_id = runs.summary_run["run_id"]
     client.log_artifact(run_id, str(html_path), artifact_path=REPORT_DIR)
-    if figures:
+    for target, files in [(run_id, figures or {}), *(arm_figures or {}).items()]:
+        if not files:
+            continue
         with tempfile.TemporaryDirectory() as tmp:
-            for name, png in figures.items():
+            for name, png in files.items():
                 (Path(tmp) / name).write_bytes(png)
-            client.log_artifacts(run_id, tmp, artifact_path=FIGURES_DIR)
+            client.log_artifacts(target, tmp, artifact_path=FIGURES_DIR)
     return True
 
 

@@ -182,6 +182,11 @@ def test_engine_study_round_trip(store, tmp_path):
     summary = json.loads((tmp_path / "tiny.json").read_text(encoding="utf-8"))
     # Nothing is missing (a note on uncommitted changes depends on the checkout, not the store).
     assert [n for n in summary["missing"] if "uncommitted" not in n] == []
+    # Each arm's parent run carries its own panel of the per-arm plot.
+    client = MlflowClient(tracking_uri=store)
+    for arm, run_id in zip(runs.arms["arm"], runs.arms["run_id"], strict=True):
+        files = [a.path for a in client.list_artifacts(run_id, "figures")]
+        assert files == [f"figures/01-histograms-{arm}.png"]
 
     # Rerun with one more seed: the report follows the latest invocation only.
     runner.run_study(study, tracking_uri=store, jobs=1, progress_bar=False, n_seeds=4)

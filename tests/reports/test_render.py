@@ -201,3 +201,19 @@ def test_seed_text():
     assert seed_text([0, 1]) == "0, 1"
     assert seed_text([0, 2, 5]) == "0, 2, 5"
     assert seed_text([]) == ""
+
+
+def test_each_arm_run_gets_its_own_copy_of_the_per_arm_plots(toy_runs):
+    from reports.render import arm_figures
+
+    figures = arm_figures(toy_runs)
+    parents = dict(zip(toy_runs.arms["run_id"], toy_runs.arms["arm"], strict=True))
+    assert set(figures) == set(parents)  # every arm has trials with histograms and norms
+    for run_id, files in figures.items():
+        arm = parents[run_id]
+        slug = re.sub(r"[^a-z0-9]+", "-", arm.lower()).strip("-")
+        assert sorted(files) == [
+            f"01-activations-{slug}.png",
+            f"02-gradient-norm-per-layer-over-training-{slug}.png",
+        ]
+        assert all(png.startswith(b"\x89PNG") for png in files.values())
