@@ -20,6 +20,7 @@ import numpy as np
 
 from dlkit import data, diagnostics, losses, nn, optim, train
 from dlkit import init as initializers
+from studies.engine.spec import data_inputs
 
 #: The data block of both studies' configs: MNIST-1D generated with seed 0, 10 % of the
 #: training set for validation (drawn per trial seed), a diagnostic batch of 500 training
@@ -60,6 +61,8 @@ class MLPRun(NamedTuple):
     initial_histograms : dict
         ``{"layer K": {"edges": (bins + 1,), "counts": (bins,)}}`` of the hidden activations
         at initialization (empty unless ``hist_range`` was given).
+    datasets : list of dict
+        The splits trained, validated and tested on (``TrialResult.datasets``).
     """
 
     history: train.History
@@ -67,6 +70,7 @@ class MLPRun(NamedTuple):
     test_acc: float
     initial_weights: list[np.ndarray]
     initial_histograms: dict[str, dict[str, list[float]]]
+    datasets: list[dict] = []
 
 
 def build_mlp(n_in: int, n_out: int, model: dict, rng: np.random.Generator) -> nn.Sequential:
@@ -196,7 +200,15 @@ def train_mlp(config: dict, *, hist_range: Sequence[float] | None = None) -> MLP
         record_initial=True,
     )
     test_acc = train.evaluate(model, loss, ds.X_test, ds.y_test)["acc"]
-    return MLPRun(history, model, float(test_acc), initial_weights, histograms)
+    source = f"dlkit.data.load({cfg_data['name']!r}, seed={cfg_data['seed']}), split per seed"
+    datasets = data_inputs(
+        cfg_data["name"],
+        source,
+        train=(split.X_train, split.y_train),
+        validation=(split.X_val, split.y_val),
+        test=(ds.X_test, ds.y_test),
+    )
+    return MLPRun(history, model, float(test_acc), initial_weights, histograms, datasets)
 
 
 def common_summary(run: MLPRun, target_acc: float) -> dict[str, float]:

@@ -115,7 +115,7 @@ def trial(config: dict) -> TrialResult:
     """Train one deep MLP; per-epoch layer diagnostics and the summary figures."""
     run = train_mlp(config)
     summary = common_summary(run, config["train"]["target_acc"])
-    return TrialResult.from_history(run.history, summary)
+    return TrialResult.from_history(run.history, summary, datasets=run.datasets)
 
 
 def ratio_thresholds(

@@ -127,7 +127,10 @@ def trial(config: dict) -> TrialResult:
         for layer, w0 in zip(dense[:-1], run.initial_weights[:-1], strict=True)
     )
     return TrialResult.from_history(
-        run.history, summary, artifacts={"act_hist_init": run.initial_histograms}
+        run.history,
+        summary,
+        artifacts={"act_hist_init": run.initial_histograms},
+        datasets=run.datasets,
     )
 
 

@@ -31,7 +31,7 @@ from sklearn.model_selection import train_test_split
 
 from dlkit import data, losses, nn, optim, train
 from studies.engine.claims import paired_equivalence, paired_gap, rows_by_seed
-from studies.engine.spec import Arm, Claim, Plot, Study, TrialResult
+from studies.engine.spec import Arm, Claim, Plot, Study, TrialResult, data_inputs
 from studies.stats import Comparison, Evidence, SequentialDesign
 
 #: Published test accuracies (Greydanus 2020, abstract; the shuffled CNN from the table of the
@@ -120,8 +120,15 @@ def trial(config: dict) -> TrialResult:
         {("test" + k[3:] if k.startswith("val_") else k): v for k, v in rec.items()}
         for rec in history
     ]
+    shuffled = ", shuffle_seq=True" if config["shuffle_seq"] else ""
+    datasets = data_inputs(
+        "mnist1d",
+        f"dlkit.data.load('mnist1d', seed={config['data']['seed']}{shuffled}), split per seed",
+        train=(X_train, y_train),
+        test=(X_test, y_test),
+    )
     if history.diverged:
-        return TrialResult.from_history(history, records=records)
+        return TrialResult.from_history(history, records=records, datasets=datasets)
     final = records[-1]
     # summary keys differ from the per-epoch keys: a key is either a curve or a final figure
     summary = {
@@ -131,7 +138,7 @@ def trial(config: dict) -> TrialResult:
         "best_test_acc": max(r["test_acc"] for r in records),
         "train_time": sum(r["time"] for r in records),
     }
-    return TrialResult.from_history(history, summary, records=records)
+    return TrialResult.from_history(history, summary, records=records, datasets=datasets)
 
 
 def matches_published(

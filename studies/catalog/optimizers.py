@@ -34,7 +34,7 @@ from dlkit import data, losses, nn, optim, train
 from studies.catalog._toy2d import paths_artifact
 from studies.engine.claims import all_of, paired_columns, paired_comparison, usable_rows
 from studies.engine.select import best_setting
-from studies.engine.spec import Arm, Claim, Plot, Stage, Study, TrialResult
+from studies.engine.spec import Arm, Claim, Plot, Stage, Study, TrialResult, data_inputs
 from studies.stats import Comparison, Evidence
 
 log = logging.getLogger(__name__)
@@ -179,13 +179,19 @@ def mlp_trial(config: dict) -> TrialResult:
         {"epoch": r["epoch"], **{k: float(r[k]) for k in HISTORY_KEYS if k in r}} for r in history
     ]
     cap = PLOT_CAP * math.log(ds.n_classes)
+    splits = {"train": (X_tr, y_tr), "validation": (X_val, y_val)}
+    if tcfg["evaluate_test"]:
+        splits["test"] = (ds.X_test, ds.y_test)
+    datasets = data_inputs(
+        dcfg["name"], f"dlkit.data.load({dcfg['name']!r}, seed={dcfg['seed']})", **splits
+    )
     if history.diverged:
         summary = {
             k: math.inf
             for k in ("min_val_loss", "final_val_loss", "auc_val_loss", "auc_train_loss")
         }
         summary["final_val_loss_capped"] = cap
-        return TrialResult.from_history(history, summary, records=records)
+        return TrialResult.from_history(history, summary, records=records, datasets=datasets)
     val = [r["val_loss"] for r in history]  # epochs 0 .. E
     trained = history[1:]
     summary = {
@@ -202,7 +208,7 @@ def mlp_trial(config: dict) -> TrialResult:
         best.restore(model)
         test = train.evaluate(model, loss, ds.X_test, ds.y_test)
         summary["test_acc"], summary["test_loss"] = test["acc"], test["loss"]
-    return TrialResult.from_history(history, summary, records=records)
+    return TrialResult.from_history(history, summary, records=records, datasets=datasets)
 
 
 def toy2d_trial(config: dict) -> TrialResult:

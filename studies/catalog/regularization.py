@@ -42,7 +42,7 @@ from sklearn.model_selection import train_test_split
 
 from dlkit import data, losses, nn, optim, regularizers, train
 from studies.engine.claims import all_of, mean_threshold, paired_comparison, usable_rows
-from studies.engine.spec import Arm, Claim, Plot, Study, TrialResult
+from studies.engine.spec import Arm, Claim, Plot, Study, TrialResult, data_inputs
 from studies.stats import Comparison, Evidence, SequentialDesign
 
 #: The book's strengths (ch06/overfit_weight_decay.py, ch06/overfit_dropout.py).
@@ -184,8 +184,16 @@ def trial(config: dict) -> TrialResult:
         for rec in history
         if "gap" in rec or rec.get("diverged")
     ]
+    datasets = data_inputs(
+        "mnist1d",
+        f"dlkit.data.load('mnist1d', seed={dcfg['seed']}), {dcfg['n_train']} training and "
+        f"{dcfg['n_val']} validation samples drawn per seed",
+        train=(X, y),
+        validation=(X_val, y_val),
+        test=(X_test, y_test),
+    )
     if history.diverged:
-        return TrialResult.from_history(history, records=records)
+        return TrialResult.from_history(history, records=records, datasets=datasets)
     last = records[-1]
     norms = weight_norms(model)
     summary = {
@@ -196,7 +204,7 @@ def trial(config: dict) -> TrialResult:
         "weight_norm": float(math.sqrt(sum(n * n for n in norms))),
         "best_val_acc": max(r["val_acc"] for r in records),
     }
-    return TrialResult.from_history(history, summary, records=records)
+    return TrialResult.from_history(history, summary, records=records, datasets=datasets)
 
 
 # ----------------------------------------------------------------------------- claims

@@ -17,10 +17,13 @@ merged and hashed by :mod:`studies.engine.config`.
 from __future__ import annotations
 
 import copy
+import hashlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from dlkit.validation import check_choice
 from studies.engine.config import config_hash, deep_merge, jsonable, seed_list
@@ -44,6 +47,7 @@ __all__ = [
     "Study",
     "TrialResult",
     "TrialSpec",
+    "data_inputs",
 ]
 
 STATUSES = ("ok", "diverged", "failed")
@@ -150,6 +154,7 @@ class TrialResult:
         *,
         records: Sequence[Mapping[str, float]] | None = None,
         artifacts: Mapping[str, Any] | None = None,
+        datasets: Sequence[Mapping[str, Any]] = (),
     ) -> TrialResult:
         """The result of a trial trained by :func:`dlkit.train.fit`, divergence included.
 
@@ -163,6 +168,8 @@ class TrialResult:
             The per-epoch records to keep (default: every record of ``history`` as is), for
             a trial that renames, filters or thins its curves.
         artifacts : dict, optional
+        datasets : sequence of dict, optional
+            The data the trial used (:func:`data_inputs`).
 
         Returns
         -------
@@ -177,7 +184,49 @@ class TrialResult:
             status="diverged" if diverged else "ok",
             diverged_epoch=history.diverged_epoch if diverged else None,
             artifacts=dict(artifacts or {}),
+            datasets=[dict(d) for d in datasets],
         )
+
+
+def data_inputs(name: str, source: str, **splits: Sequence[Any]) -> list[dict[str, Any]]:
+    """``TrialResult.datasets`` entries: one per split the trial used, with its arrays' digest.
+
+    Parameters
+    ----------
+    name : str
+        The data set, e.g. ``"mnist1d"``.
+    source : str
+        How it was made, e.g. ``"dlkit.data.load('mnist1d', seed=0)"``.
+    **splits : sequence of arrays
+        ``context=(X, y, ...)`` per split, e.g. ``train=(X_tr, y_tr), validation=(X_val,
+        y_val), test=(X_te, y_te)``; the digest is the first 8 hex digits of the SHA-256 of
+        the arrays' bytes (with their dtypes and shapes), so the same split has the same digest
+        in every trial and study.
+
+    Returns
+    -------
+    list of dict
+        ``{"name", "digest", "source", "context", "n", "shape"}`` per split.
+    """
+    entries = []
+    for context, arrays in splits.items():
+        digest = hashlib.sha256()
+        for array in arrays:
+            array = np.ascontiguousarray(array)
+            digest.update(f"{array.dtype.str}{array.shape}".encode())
+            digest.update(array.tobytes())
+        first = np.asarray(arrays[0])
+        entries.append(
+            {
+                "name": name,
+                "digest": digest.hexdigest()[:8],
+                "source": source,
+                "context": context,
+                "n": int(first.shape[0]),
+                "shape": list(first.shape),
+            }
+        )
+    return entries
 
 
 @dataclass(frozen=True)

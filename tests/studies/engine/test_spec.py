@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from dlkit import train
@@ -72,3 +73,20 @@ def test_an_ok_result_with_a_non_finite_loss_is_recorded_diverged():
     assert fine.status == "ok"
     failed = TrialResult(history=history, status="failed")
     assert failed.status == "failed"
+
+
+def test_data_inputs_digest_the_arrays_per_split():
+    from studies.engine.spec import data_inputs
+
+    X = np.arange(12, dtype=np.float32).reshape(6, 2)
+    y = np.array([0, 1, 0, 1, 0, 1])
+    entries = data_inputs("toy", "make_toy()", train=(X[:4], y[:4]), test=(X[4:], y[4:]))
+    assert [e["context"] for e in entries] == ["train", "test"]
+    assert entries[0]["n"] == 4 and entries[0]["shape"] == [4, 2]
+    assert {e["name"] for e in entries} == {"toy"} and entries[0]["source"] == "make_toy()"
+    again = data_inputs("toy", "make_toy()", train=(X[:4].copy(), y[:4].copy()))
+    assert again[0]["digest"] == entries[0]["digest"]  # the same rows, the same digest
+    assert entries[1]["digest"] != entries[0]["digest"]
+    as_float64 = data_inputs("toy", "x", train=(X[:4].astype(np.float64), y[:4]))
+    assert as_float64[0]["digest"] != entries[0]["digest"]
+    TrialResult(datasets=entries)  # accepted as they are
