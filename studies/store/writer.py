@@ -599,7 +599,10 @@ def key_number(result: Any) -> str:
         return ", ".join(f"{k}={_fmt(v)}" for k, v in result.numbers.items())
     texts = []
     for p in result.parts:
-        name = p.get("label") or p.get("name") or "mean"
+        label, part = p.get("label") or "", p.get("name") or ""
+        name = label or part or "mean"
+        if len(result.parts) > 1 and part and part not in label:
+            name = f"{part}: {name}"  # parts with one label apiece (e.g. one per task)
         texts.append(f"{name} = {p['mean']:.4g} [{p['ci_lo']:.4g}, {p['ci_hi']:.4g}]")
     return "; ".join(texts).replace("|", "\\|")
 

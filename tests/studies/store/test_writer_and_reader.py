@@ -128,3 +128,21 @@ def test_experiment_note_lists_the_verdicts():
         "| **inconclusive** | 20 (look 4); ~88 needed | adam - sgd epochs = 0.34 [-0.2, 0.89] |"
         in (note)
     )
+
+
+def test_key_number_names_a_part_its_label_does_not():
+    from types import SimpleNamespace
+
+    from studies.store.writer import key_number
+
+    def part(name, label, mean):
+        return {"name": name, "label": label, "mean": mean, "ci_lo": mean - 1, "ci_hi": mean + 1}
+
+    two = SimpleNamespace(
+        parts=[part("mnist1d", "adam - sgd width", 0.33), part("digits", "adam - sgd width", 0.0)]
+    )
+    assert key_number(two) == (
+        "mnist1d: adam - sgd width = 0.33 [-0.67, 1.33]; digits: adam - sgd width = 0 [-1, 1]"
+    )
+    named = SimpleNamespace(parts=[part("a", "a/x - a/y", 1.0), part("b", "b/x - b/y", 2.0)])
+    assert key_number(named).startswith("a/x - a/y = 1 ")
