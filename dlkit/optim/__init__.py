@@ -40,3 +40,8 @@ __all__ = [
     "clip_grad_norm",
     "NAMES",
 ]
+
+# Learning-rate schedules, a submodule as in torch: optim.lr_scheduler.StepLR, ...
+from dlkit.optim import lr_scheduler  # noqa: E402
+
+__all__ += ["lr_scheduler"]
