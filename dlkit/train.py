@@ -178,6 +178,7 @@ def fit(
     callbacks: Sequence[Callback] = (),
     regularizer=None,
     clip_norm: float | None = None,
+    scheduler=None,
     record_initial: bool = False,
 ) -> History:
     """Train ``model`` by mini-batch gradient descent and return its per-epoch history.
@@ -213,6 +214,12 @@ def fit(
         A :mod:`dlkit.regularizers` penalty added to the loss (weights only).
     clip_norm : float, optional
         Clip the global gradient norm to this value before each step.
+    scheduler : dlkit.optim.lr_scheduler.LRScheduler, optional
+        A learning-rate schedule over ``optimizer``, stepped as torch users step one: after
+        every optimizer step when ``scheduler.per_batch`` (OneCycleLR), else once at the end
+        of each epoch; a ``ReduceLROnPlateau`` is stepped with the epoch's validation loss
+        (the training loss without validation data). Each record's ``"lr"`` is the rate the
+        epoch started with (``"lr_end"``, the rate it ended with, for a per-batch schedule).
     record_initial : bool
         Also record epoch 0 (the untrained model's losses) and run the callbacks on it.
 
@@ -263,6 +270,7 @@ def fit(
         )
     if clip_norm is not None:
         clip_norm = check_non_negative("clip_norm", clip_norm)
+    per_batch, plateau = _check_scheduler(scheduler, optimizer, epochs, len(X), batch_size)
     record_initial = check_bool("record_initial", record_initial)
 
     history = History()
@@ -272,6 +280,8 @@ def fit(
         if has_val:
             ev = _evaluate(model, loss, X_val, y_val)
             record["val_loss"], record["val_acc"] = ev["loss"], ev["acc"]
+        if plateau and record["epoch"] > 0:
+            scheduler.step(record["val_loss"] if has_val else record["train_loss"])
         stop = False
         for cb in callbacks:
             try:
@@ -302,6 +312,7 @@ def fit(
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for epoch in range(1, epochs + 1):
                 t0 = time.perf_counter()
+                lr = float(getattr(optimizer, "lr", float("nan")))  # the rate this epoch starts at
                 sum_loss, sum_acc, seen, acc_ok = 0.0, 0.0, 0, True
                 for xb, yb in minibatches(X, y, batch_size, rng):
                     out = model.forward(xb, train=True)
@@ -315,7 +326,7 @@ def fit(
                             {
                                 "epoch": epoch,
                                 "train_loss": float("nan"),
-                                "lr": float(getattr(optimizer, "lr", float("nan"))),
+                                "lr": lr,
                                 "time": time.perf_counter() - t0,
                                 "diverged": 1.0,
                             }
@@ -328,6 +339,8 @@ def fit(
                     if clip_norm is not None:
                         clip_grad_norm(params, clip_norm)
                     optimizer.step()
+                    if per_batch:
+                        scheduler.step()
                     n = len(xb)
                     sum_loss += value * n
                     acc = accuracy(out, yb)
@@ -338,14 +351,49 @@ def fit(
                     "epoch": epoch,
                     "train_loss": sum_loss / max(seen, 1),
                     "train_acc": sum_acc / max(seen, 1) if acc_ok else float("nan"),
-                    "lr": float(getattr(optimizer, "lr", float("nan"))),
+                    "lr": lr,
                     "time": time.perf_counter() - t0,
                 }
+                if per_batch:
+                    record["lr_end"] = float(optimizer.lr)
+                elif scheduler is not None and not plateau:
+                    scheduler.step()
                 if finish(record):
                     return history
     finally:
         model.input_grad = saved_input_grad
     return history
+
+
+def _check_scheduler(
+    scheduler: object, optimizer: object, epochs: int, n: int, batch_size: int
+) -> tuple[bool, bool]:
+    """``(per_batch, plateau)`` of a valid ``scheduler`` over ``optimizer`` (False, False for
+    None); a ValueError for anything else, or a per-batch schedule too short for the run."""
+    if scheduler is None:
+        return False, False
+    from dlkit.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
+
+    if not isinstance(scheduler, LRScheduler):
+        raise ValueError(
+            "scheduler must be None or a dlkit.optim.lr_scheduler schedule (e.g. "
+            f"lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)), got {scheduler!r}"
+        )
+    if scheduler.optimizer is not optimizer:
+        raise ValueError(
+            "scheduler must be built over the optimizer given to fit, got one over "
+            f"{scheduler.optimizer!r}"
+        )
+    per_batch = bool(getattr(scheduler, "per_batch", False))
+    total = getattr(scheduler, "total_steps", None)
+    steps = epochs * math.ceil(n / batch_size)
+    if per_batch and total is not None and scheduler.last_epoch + steps > total:
+        raise ValueError(
+            f"scheduler's total_steps must cover the run's {steps} steps ({epochs} epochs of "
+            f"{math.ceil(n / batch_size)} batches) after the {scheduler.last_epoch} already "
+            f"taken, got total_steps={total}"
+        )
+    return per_batch, isinstance(scheduler, ReduceLROnPlateau)
 
 
 def _check_optimizer(optimizer: object, params: list) -> None:
