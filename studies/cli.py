@@ -61,7 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list the registered studies")
     run = sub.add_parser("run", help="run a study (or 'all') and build its report")
-    run.add_argument("name", help="study name, or 'all'")
+    run.add_argument(
+        "name",
+        help="a study's name, 'all', a path to a study file (my_study.py) or a package.module",
+    )
     run.add_argument(
         "--quick", action="store_true", help="smoke run: fewer epochs and seeds, same code path"
     )
@@ -112,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-report", action="store_true", help="skip building the HTML report")
     report = sub.add_parser("report", help="rebuild a study's HTML report from MLflow alone")
     report.add_argument("name", help="study name")
+    new = sub.add_parser("new", help="write a runnable, commented study file to start from")
+    new.add_argument("name", help="the study's name (a Python identifier): writes NAME.py")
+    new.add_argument("--dir", default=".", help="directory to write it in (default: here)")
     return parser
 
 
@@ -139,8 +145,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "list":
             return cmd_list()
         if args.command == "report":
-            registry.load_study(args.name)
+            # A catalogue study, or one run from a file: the store knows its name either way
+            # (an unknown name is one line listing the studies the store has).
             return 0 if make_report(args.name) is not None else 1
+        if args.command == "new":
+            return cmd_new(args.name, args.dir)
         return cmd_run(args, argv)
     except KeyboardInterrupt:
         print(
@@ -152,6 +161,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A bad value, an unreachable Dask scheduler, a store MLflow cannot use: one line.
         print(f"error: {err}", file=sys.stderr)
         return 1
+
+
+def cmd_new(name: str, directory: str) -> int:
+    """Write ``DIR/NAME.py`` from the scaffold and say how to run it."""
+    from studies.scaffold import write_scaffold
+
+    path = write_scaffold(name, Path(directory))
+    print(f"wrote {path}")
+    print(f"  run it:   python -m studies run {path} --quick")
+    print(f"  then:     python -m studies run {path}   (the report: reports/out/{name}.html)")
+    return 0
 
 
 def cmd_list() -> int:
@@ -171,8 +191,10 @@ def reproducing_command(argv: Sequence[str], name: str) -> str:
 
 
 def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    names = list(registry.discover()) if args.name == "all" else [args.name]
-    studies = [registry.load_study(name) for name in names]
+    if args.name == "all":
+        studies = list(registry.discover().values())
+    else:
+        studies = [registry.resolve(args.name)]
     status = 0
     options = {
         "quick": args.quick,

@@ -3,12 +3,18 @@
 The catalogue is its own package, so nothing has to tell studies from engine code; private
 ``_*`` modules are the catalogue's shared helpers. A study's name is its module's name, so
 ``make study-NAME`` and ``python -m studies run NAME`` agree with the file system.
+
+A study may also live outside the package: :func:`resolve` takes a catalogue name, a path to
+a ``.py`` file, or an importable ``package.module``, each defining ``STUDY``.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
+import sys
+from pathlib import Path
 
 import studies.catalog
 from dlkit.validation import check_choice
@@ -54,3 +60,68 @@ def discover() -> dict[str, Study]:
         if isinstance(getattr(module, "STUDY", None), Study):
             found[name] = load_study(name)
     return found
+
+
+def resolve(target: str) -> Study:
+    """The study named by ``target``: a catalogue name, a ``.py`` file, or a module path.
+
+    A file is imported under the name ``studies_external.<stem>`` and its functions are
+    pickled by value, so pool and Dask workers, which cannot import the file by name, run
+    its trials all the same.
+
+    Raises
+    ------
+    ValueError
+        For a target that is none of these (listing the catalogue's names), a file or module
+        that does not import, or one that defines no ``STUDY`` that is a :class:`Study`.
+    """
+    if target.endswith(".py") or "/" in target or "\\" in target:
+        return _study_of(_import_file(Path(target)), target)
+    if "." in target and importlib.util.find_spec(target.split(".")[0]) is not None:
+        try:
+            module = importlib.import_module(target)
+        except ImportError as err:
+            raise ValueError(f"module {target!r} does not import: {err}") from None
+        return _study_of(module, target)
+    try:
+        return load_study(target)
+    except ValueError as err:
+        if target in candidate_names():
+            raise
+        raise ValueError(f"{err} (or a path to a study file, or a package.module)") from None
+
+
+def _import_file(path: Path):
+    if not path.is_file():
+        raise ValueError(f"study file {str(path)!r} does not exist")
+    name = f"studies_external.{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ValueError(f"study file {str(path)!r} is not a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as err:
+        del sys.modules[name]
+        raise ValueError(
+            f"study file {str(path)!r} fails to import: {type(err).__name__}: {err}"
+        ) from err
+    # The process pool pickles with joblib's copy of cloudpickle, Dask with cloudpickle.
+    for pickler in ("joblib.externals.cloudpickle", "cloudpickle"):
+        try:
+            importlib.import_module(pickler).register_pickle_by_value(module)
+        except ImportError:
+            continue
+    return module
+
+
+def _study_of(module, where: str) -> Study:
+    study = getattr(module, "STUDY", None)
+    if not isinstance(study, Study):
+        got = "nothing" if study is None else f"a {type(study).__name__}"
+        raise ValueError(
+            f"{where} must define STUDY = studies.Study(...) (see `python -m studies new "
+            f"NAME`), got {got}"
+        )
+    return study
