@@ -263,7 +263,8 @@ def _joint_status(verdicts: Sequence[str]) -> str:
 
 
 def _seeds_needed(c: Comparison, d: Decision, level: float) -> int | None:
-    """Seeds a fixed-sample paired t-test needs for 80% power at the observed effect."""
+    """Seeds a fixed-sample paired t-test needs for 80% power at the observed effect (and,
+    for a sign-flip test, at least the seeds whose smallest p-value is below ``level``)."""
     if not (d.n >= 2 and math.isfinite(d.d_z)):
         return None
     if c.alternative == "equivalence":
@@ -273,7 +274,11 @@ def _seeds_needed(c: Comparison, d: Decision, level: float) -> int | None:
         effect = d.d_z
     if not math.isfinite(effect) or effect == 0:
         return None
-    return seeds_needed(effect, power=TARGET_POWER, alpha=level)
+    needed = seeds_needed(effect, power=TARGET_POWER, alpha=level)
+    if c.test == "permutation":
+        # A sign-flip test of n seeds cannot go below p = 2^-n, whatever the effect.
+        needed = max(needed, math.ceil(math.log2(1 / level)))
+    return needed
 
 
 def _part(c: Comparison, d: Decision, design: SequentialDesign, level: float) -> dict[str, Any]:

@@ -112,3 +112,12 @@ def test_bad_comparisons_are_refused(kwargs, match):
 def test_reached_must_be_a_look():
     with pytest.raises(ValueError, match="reached must be a look in 1..4"):
         judge_claims([], DESIGN, reached=5)
+
+
+def test_a_sign_flip_claim_never_needs_fewer_seeds_than_its_smallest_p_allows():
+    from studies.stats import Comparison, Evidence, SequentialDesign, judge_claims
+
+    huge = Comparison([-2.0, -2.5], [0, 1], "less", test="permutation", label="a - b")
+    (judged,) = judge_claims([Evidence([huge])], SequentialDesign(looks=(2,)), reached=1)
+    assert judged.result.verdict == "inconclusive"
+    assert judged.result.seeds_needed >= 5  # 2^-5 < 0.05 > 2^-4
