@@ -21,6 +21,7 @@ from pathlib import Path
 import reports
 from studies.engine import registry
 from studies.engine.executors import EXECUTORS, SCHEDULER_ENV
+from studies.engine.overrides import apply_overrides
 from studies.engine.runner import run_study
 from studies.store.writer import StoreError, StudyBusyError, key_number
 
@@ -112,6 +113,15 @@ def build_parser() -> argparse.ArgumentParser:
             f"${SCHEDULER_ENV}; neither starts a LocalCluster of --jobs workers)"
         ),
     )
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        dest="overrides",
+        metavar="KEY.PATH=VALUE",
+        help="override a base-config value for every arm, e.g. --set train.epochs=20 "
+        "(repeatable; lists and dicts as JSON)",
+    )
     run.add_argument("--no-report", action="store_true", help="skip building the HTML report")
     report = sub.add_parser("report", help="rebuild a study's HTML report from MLflow alone")
     report.add_argument("name", help="study name")
@@ -195,6 +205,7 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         studies = list(registry.discover().values())
     else:
         studies = [registry.resolve(args.name)]
+    studies = [apply_overrides(study, args.overrides) for study in studies]
     status = 0
     options = {
         "quick": args.quick,

@@ -171,3 +171,16 @@ def test_summary_names_the_source_where_the_verdict_differs(capsys):
     outcome.quick = True  # a smoke run's verdicts are not held against the sources
     cli.print_outcome(outcome)
     assert "the source (" not in capsys.readouterr().out
+
+
+def test_set_overrides_reach_the_trials_and_bad_ones_are_one_line(
+    toy_registry, fake_report, store, capsys
+):
+    assert cli.main(["run", "toy", "--jobs", "1", "--no-report", "--set", "epochs=4"]) == 0
+    out = capsys.readouterr().out
+    assert "toy: 4 trials (4 run" in out
+    assert cli.main(["run", "toy", "--no-report", "--set", "epochs=4"]) == 0
+    assert "(0 run, 4 reused" in capsys.readouterr().out  # same overrides, same trials
+    assert cli.main(["run", "toy", "--no-report", "--set", "optimizer.lrr=1"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --set optimizer.lrr: no such key") and "\n" not in err
