@@ -22,7 +22,8 @@ import numpy as np
 from dlkit.data import minibatches
 from dlkit.losses import Loss
 from dlkit.nn.base import Layer
-from dlkit.optim import clip_grad_norm
+from dlkit.optim import clip_grad_norm, clip_grad_value
+from dlkit.optim.clip import grad_norm_of
 from dlkit.validation import (
     check_array,
     check_bool,
@@ -178,6 +179,7 @@ def fit(
     callbacks: Sequence[Callback] = (),
     regularizer=None,
     clip_norm: float | None = None,
+    clip_value: float | None = None,
     scheduler=None,
     record_initial: bool = False,
 ) -> History:
@@ -213,7 +215,14 @@ def fit(
     regularizer : optional
         A :mod:`dlkit.regularizers` penalty added to the loss (weights only).
     clip_norm : float, optional
-        Clip the global gradient norm to this value before each step.
+        Rescale the gradients after each backward so their global 2-norm is at most this
+        (>= 0), as ``torch.nn.utils.clip_grad_norm_`` (Pascanu et al. 2013).
+    clip_value : float, optional
+        Clamp every gradient element into ``[-clip_value, clip_value]`` after each backward
+        (>= 0), as ``torch.nn.utils.clip_grad_value_``. At most one of ``clip_norm`` and
+        ``clip_value``. With either, each epoch's record also has ``grad_norm_mean`` and
+        ``grad_norm_max``: the mean and the largest global gradient norm over the epoch's
+        steps, measured *before* clipping (regularizer gradient included).
     scheduler : dlkit.optim.lr_scheduler.LRScheduler, optional
         A learning-rate schedule over ``optimizer``, stepped as torch users step one: after
         every optimizer step when ``scheduler.per_batch`` (OneCycleLR), else once at the end
@@ -270,6 +279,14 @@ def fit(
         )
     if clip_norm is not None:
         clip_norm = check_non_negative("clip_norm", clip_norm)
+    if clip_value is not None:
+        clip_value = check_non_negative("clip_value", clip_value)
+        if clip_norm is not None:
+            raise ValueError(
+                "clip_norm and clip_value must not both be given (clip by norm or by value), "
+                f"got clip_norm={clip_norm!r} and clip_value={clip_value!r}"
+            )
+    clipping = clip_norm is not None or clip_value is not None
     per_batch, plateau = _check_scheduler(scheduler, optimizer, epochs, len(X), batch_size)
     record_initial = check_bool("record_initial", record_initial)
 
@@ -314,6 +331,7 @@ def fit(
                 t0 = time.perf_counter()
                 lr = float(getattr(optimizer, "lr", float("nan")))  # the rate this epoch starts at
                 sum_loss, sum_acc, seen, acc_ok = 0.0, 0.0, 0, True
+                sum_norm, max_norm, steps = 0.0, 0.0, 0
                 for xb, yb in minibatches(X, y, batch_size, rng):
                     out = model.forward(xb, train=True)
                     value = loss.forward(out, yb)
@@ -322,22 +340,32 @@ def fit(
                     if not math.isfinite(value):
                         history.diverged, history.diverged_epoch = True, epoch
                         log.info("training diverged in epoch %d (loss %r)", epoch, value)
-                        history.append(
-                            {
-                                "epoch": epoch,
-                                "train_loss": float("nan"),
-                                "lr": lr,
-                                "time": time.perf_counter() - t0,
-                                "diverged": 1.0,
-                            }
-                        )
+                        record = {
+                            "epoch": epoch,
+                            "train_loss": float("nan"),
+                            "lr": lr,
+                            "time": time.perf_counter() - t0,
+                            "diverged": 1.0,
+                        }
+                        if clipping and steps:
+                            record["grad_norm_mean"] = sum_norm / steps
+                            record["grad_norm_max"] = max_norm
+                        history.append(record)
                         return history
                     optimizer.zero_grad()
                     model.backward(loss.backward())
                     if regularizer is not None:
                         regularizer.backward(params)
-                    if clip_norm is not None:
-                        clip_grad_norm(params, clip_norm)
+                    if clipping:
+                        if clip_norm is not None:
+                            norm = clip_grad_norm(params, clip_norm)
+                        else:
+                            norm = grad_norm_of({id(p): p.grad for p in params}.values())
+                            clip_grad_value(params, clip_value)
+                        sum_norm += norm
+                        steps += 1
+                        if not norm <= max_norm:  # NaN and inf count as the maximum
+                            max_norm = norm
                     optimizer.step()
                     if per_batch:
                         scheduler.step()
@@ -354,6 +382,9 @@ def fit(
                     "lr": lr,
                     "time": time.perf_counter() - t0,
                 }
+                if clipping:
+                    record["grad_norm_mean"] = sum_norm / max(steps, 1)
+                    record["grad_norm_max"] = max_norm
                 if per_batch:
                     record["lr_end"] = float(optimizer.lr)
                 elif scheduler is not None and not plateau:

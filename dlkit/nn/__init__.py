@@ -21,7 +21,14 @@ from dlkit.nn.base import DTYPE, Layer, Parameter, Sequential
 from dlkit.nn.builders import mlp
 from dlkit.nn.conv import Conv1d, Conv2d
 from dlkit.nn.dense import Dense
-from dlkit.nn.norm import BatchNorm1d, LayerNorm
+from dlkit.nn.norm import (
+    BatchNorm1d,
+    BatchNorm2d,
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    LayerNorm,
+)
 from dlkit.nn.pool import AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
 from dlkit.nn.regularization import Dropout
 from dlkit.nn.reshape import Flatten
@@ -38,6 +45,10 @@ __all__ = [
     "MaxPool1d",
     "MaxPool2d",
     "BatchNorm1d",
+    "BatchNorm2d",
+    "GroupNorm",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
     "Dense",
     "Dropout",
     "Flatten",

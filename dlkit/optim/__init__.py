@@ -22,7 +22,7 @@ from dlkit.optim.adadelta import Adadelta
 from dlkit.optim.adagrad import Adagrad
 from dlkit.optim.adam import Adam
 from dlkit.optim.adamw import AdamW
-from dlkit.optim.clip import clip_grad_norm
+from dlkit.optim.clip import clip_grad_norm, clip_grad_value
 from dlkit.optim.optimizer import Optimizer
 from dlkit.optim.registry import NAMES, build
 from dlkit.optim.rmsprop import RMSprop
@@ -38,6 +38,7 @@ __all__ = [
     "Optimizer",
     "build",
     "clip_grad_norm",
+    "clip_grad_value",
     "NAMES",
 ]
 

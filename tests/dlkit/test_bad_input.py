@@ -119,7 +119,15 @@ def _constructor_cases() -> list[Case]:
     add("BatchNorm1d", lambda v: nn.BatchNorm1d(v), "num_features", 0, 4.5, True, "4")
     add("BatchNorm1d", lambda v: nn.BatchNorm1d(4, momentum=v), "momentum", NAN, 1.5, "0.1")
     add("BatchNorm1d", lambda v: nn.BatchNorm1d(4, eps=v), "eps", -1e-5, INF, NAN, "1e-5")
-    add("LayerNorm", lambda v: nn.LayerNorm(v), "num_features", 0, 2.5, False)
+    add("LayerNorm", lambda v: nn.LayerNorm(v), "normalized_shape", 0, 2.5, False, (3, 0), ())
+    add("BatchNorm2d", lambda v: nn.BatchNorm2d(v), "num_features", 0, 2.5, True)
+    add("BatchNorm2d", lambda v: nn.BatchNorm2d(4, affine=v), "affine", 1, "yes")
+    add("BatchNorm1d", lambda v: nn.BatchNorm1d(4, track_running_stats=v), "track_running_stats", 0)
+    add("GroupNorm", lambda v: nn.GroupNorm(v, 4), "num_groups", 0, 1.5, 3)
+    add("GroupNorm", lambda v: nn.GroupNorm(2, v), "num_channels", 0, 5)
+    add("GroupNorm", lambda v: nn.GroupNorm(2, 4, eps=v), "eps", -1.0, NAN)
+    add("InstanceNorm1d", lambda v: nn.InstanceNorm1d(v), "num_features", 0, "3")
+    add("InstanceNorm2d", lambda v: nn.InstanceNorm2d(3, momentum=v), "momentum", 2.0, "0.1")
     add("LayerNorm", lambda v: nn.LayerNorm(4, eps=v), "eps", -1.0, NAN)
     add("Dropout", lambda v: nn.Dropout(v), "p", NAN, 1.0, "0.5", True)
     add("Dropout", lambda v: nn.Dropout(0.5, rng=v), "rng", 3)
@@ -153,6 +161,8 @@ def _constructor_cases() -> list[Case]:
     add("L1", lambda v: regularizers.L1(v), "lam", INF, NAN, "0.1")
     add("L2", lambda v: regularizers.L2(v), "lam", INF, -1.0)
     add("clip_grad_norm", lambda v: optim.clip_grad_norm(_params(), v), "max_norm", INF, "1")
+    add("clip_grad_value", lambda v: optim.clip_grad_value(_params(), v), "clip_value", -1.0, NAN)
+    add("clip_grad_value", lambda v: optim.clip_grad_value(_params(), v), "clip_value", "1")
     return cases
 
 
@@ -195,6 +205,7 @@ def _fit_cases() -> list[Case]:
     add("callbacks", train.BestWeights("train_loss"), [5], shown=["BestWeights(", "5"])
     add("regularizer", "l2", 0.01)
     add("clip_norm", INF, NAN, -1.0, "1")
+    add("clip_value", INF, NAN, -1.0, "1")
     add("record_initial", "yes", 1)
     add("model", 5, via=evaluate_with, label="evaluate")
     add("loss", "mse", via=evaluate_with, label="evaluate")

@@ -107,6 +107,59 @@ REGISTRY: dict[str, LayerCase] = {
     "BatchNorm1d-3d": LayerCase("BatchNorm1d", _plain("BatchNorm1d", 3), (4, 3, 5), (4, 3, 5)),
     "LayerNorm": LayerCase("LayerNorm", _plain("LayerNorm", 5), (4, 5), (4, 5)),
     "LayerNorm-3d": LayerCase("LayerNorm", _plain("LayerNorm", 5), (2, 3, 5), (2, 3, 5)),
+    # two samples of two positions; two values per channel make xhat = +-1 and dx ~ eps, too
+    # ill-conditioned for finite differences: that edge is in test_norm_torch.py instead
+    "BatchNorm1d-batch2": LayerCase("BatchNorm1d", _plain("BatchNorm1d", 3), (2, 3, 2), (2, 3, 2)),
+    "BatchNorm1d-no-affine": LayerCase(
+        "BatchNorm1d", _plain("BatchNorm1d", 3, affine=False), (5, 3, 2), (5, 3, 2)
+    ),
+    "BatchNorm1d-untracked": LayerCase(
+        "BatchNorm1d", _plain("BatchNorm1d", 3, track_running_stats=False), (4, 3, 5), (4, 3, 5)
+    ),
+    "BatchNorm1d-cumulative": LayerCase(
+        "BatchNorm1d", _plain("BatchNorm1d", 4, momentum=None), (6, 4), (6, 4)
+    ),
+    "BatchNorm2d": LayerCase("BatchNorm2d", _plain("BatchNorm2d", 3), (2, 3, 4, 5), (2, 3, 4, 5)),
+    "BatchNorm2d-one-row": LayerCase(
+        "BatchNorm2d", _plain("BatchNorm2d", 3, momentum=0.3), (2, 3, 1, 3), (2, 3, 1, 3)
+    ),
+    "BatchNorm2d-untracked-no-affine": LayerCase(
+        "BatchNorm2d",
+        _plain("BatchNorm2d", 2, affine=False, track_running_stats=False),
+        (1, 2, 3, 3),
+        (1, 2, 3, 3),
+    ),
+    "GroupNorm": LayerCase("GroupNorm", _plain("GroupNorm", 2, 4), (3, 4, 5), (3, 4, 5)),
+    "GroupNorm-2d": LayerCase("GroupNorm", _plain("GroupNorm", 3, 6), (2, 6, 3, 4), (2, 6, 3, 4)),
+    "GroupNorm-one-group": LayerCase("GroupNorm", _plain("GroupNorm", 1, 4), (2, 4, 5), (2, 4, 5)),
+    "GroupNorm-instance": LayerCase(
+        "GroupNorm", _plain("GroupNorm", 4, 4), (2, 4, 2, 3), (2, 4, 2, 3)
+    ),
+    "GroupNorm-batch1-no-affine": LayerCase(
+        "GroupNorm", _plain("GroupNorm", 2, 4, affine=False), (1, 4, 3), (1, 4, 3)
+    ),
+    "InstanceNorm1d": LayerCase(
+        "InstanceNorm1d", _plain("InstanceNorm1d", 3), (2, 3, 6), (2, 3, 6)
+    ),
+    "InstanceNorm1d-affine-tracked": LayerCase(
+        "InstanceNorm1d",
+        _plain("InstanceNorm1d", 3, affine=True, track_running_stats=True),
+        (2, 3, 6),
+        (2, 3, 6),
+    ),
+    "InstanceNorm2d": LayerCase(
+        "InstanceNorm2d", _plain("InstanceNorm2d", 3), (2, 3, 4, 5), (2, 3, 4, 5)
+    ),
+    "InstanceNorm2d-unbatched-affine": LayerCase(
+        "InstanceNorm2d", _plain("InstanceNorm2d", 3, affine=True), (3, 4, 5), (3, 4, 5)
+    ),
+    "LayerNorm-trailing-2": LayerCase(
+        "LayerNorm", _plain("LayerNorm", (3, 5)), (2, 3, 5), (2, 3, 5)
+    ),
+    "LayerNorm-no-affine": LayerCase(
+        "LayerNorm", _plain("LayerNorm", 5, elementwise_affine=False), (4, 5), (4, 5)
+    ),
+    "LayerNorm-no-bias": LayerCase("LayerNorm", _plain("LayerNorm", 5, bias=False), (4, 5), (4, 5)),
     "Identity": _activation("Identity"),
     "Step": _activation("Step"),
     "Sigmoid": _activation("Sigmoid"),

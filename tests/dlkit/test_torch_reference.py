@@ -53,6 +53,16 @@ def _with_params(module, pairs: Pairs):
     return module, pairs
 
 
+def _affine_pairs(layer: nn.Layer, module) -> Pairs:
+    """A norm layer's (gamma, weight) and (beta, bias) pairs, those that exist."""
+    pairs = []
+    if layer.gamma is not None:
+        pairs.append((layer.gamma, module.weight, _same))
+    if layer.beta is not None:
+        pairs.append((layer.beta, module.bias, _same))
+    return pairs
+
+
 def twin(layer: nn.Layer) -> tuple[torch.nn.Module, Pairs]:
     """A torch module computing what ``layer`` computes, and its parameter pairs
     ``(dlkit parameter, torch parameter, map from torch's layout to dlkit's)``."""
@@ -100,19 +110,33 @@ def twin(layer: nn.Layer) -> tuple[torch.nn.Module, Pairs]:
             layer.kernel_size, stride=layer.stride, padding=layer.padding
         )
         return module, []
-    if name == "BatchNorm1d":
-        module = torch.nn.BatchNorm1d(layer.num_features, eps=layer.eps, momentum=layer.momentum)
-        with torch.no_grad():
-            module.running_mean.copy_(_tensor(layer.running_mean))
-            module.running_var.copy_(_tensor(layer.running_var))
-        return _with_params(
-            module, [(layer.gamma, module.weight, _same), (layer.beta, module.bias, _same)]
+    if name in ("BatchNorm1d", "BatchNorm2d", "InstanceNorm1d", "InstanceNorm2d"):
+        module = getattr(torch.nn, name)(
+            layer.num_features,
+            eps=layer.eps,
+            momentum=layer.momentum,
+            affine=layer.affine,
+            track_running_stats=layer.track_running_stats,
         )
+        if layer.track_running_stats:
+            with torch.no_grad():
+                module.running_mean.copy_(_tensor(layer.running_mean))
+                module.running_var.copy_(_tensor(layer.running_var))
+                module.num_batches_tracked.fill_(layer.num_batches_tracked)
+        return _with_params(module, _affine_pairs(layer, module))
+    if name == "GroupNorm":
+        module = torch.nn.GroupNorm(
+            layer.num_groups, layer.num_channels, eps=layer.eps, affine=layer.affine
+        )
+        return _with_params(module, _affine_pairs(layer, module))
     if name == "LayerNorm":
-        module = torch.nn.LayerNorm(layer.num_features, eps=layer.eps)
-        return _with_params(
-            module, [(layer.gamma, module.weight, _same), (layer.beta, module.bias, _same)]
+        module = torch.nn.LayerNorm(
+            layer.normalized_shape,
+            eps=layer.eps,
+            elementwise_affine=layer.elementwise_affine,
+            bias=layer.bias,
         )
+        return _with_params(module, _affine_pairs(layer, module))
     if name == "Sequential":
         modules, pairs = [], []
         for sub in layer.layers:
