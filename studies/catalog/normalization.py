@@ -7,14 +7,14 @@ sample over groups of channels instead, so it does not depend on the batch: BN's
 at batch sizes of 2-4 while GN's stays put. And BN computes two different functions: batch
 statistics in training, running (population) statistics in evaluation.
 
-Design, stage ``lr_grid``: a deep logistic-sigmoid MLP (6 hidden layers of 32 units, Xavier
-uniform) on MNIST-1D with and without BN after each Dense layer, trained by plain SGD (batch
-64, 8 epochs) at three learning rates a decade apart; per-layer gradient norms at
-initialization and every epoch. Its BN arms are also evaluated with *batch* statistics on
-evaluation batches of 4 (``train=True`` on a copy), what one gets by forgetting eval mode.
-Stage ``batch_size``: a ReLU MLP (3 hidden layers of 64 units, Kaiming normal) with BN, GN
-(8 groups of 8 units) or LayerNorm after each Dense layer, on 1000 training samples, SGD with
-momentum 0.9 at batch sizes 2, 4 and 32 with the learning rate scaled linearly with the batch
+Design, stage ``lr_grid``: a deep logistic-sigmoid MLP (4 hidden layers of 32 units, Xavier
+uniform) on 2000 MNIST-1D training samples with and without BN after each Dense layer, trained
+by plain SGD (batch 64, 6 epochs) at three learning rates a decade apart; per-layer gradient
+norms at initialization and every epoch. Its BN arms are also evaluated with *batch* statistics
+on evaluation batches of 4 (``train=True`` on a copy), what one gets by forgetting eval mode.
+Stage ``batch_size``: a ReLU MLP (3 hidden layers of 64 units, Kaiming normal) with BN, GN (8
+groups of 8 units) or LayerNorm after each Dense layer, on 800 training samples, SGD with
+momentum 0.9 at batch sizes 2, 8 and 32 with the learning rate scaled linearly with the batch
 size (0.05 at 32, as Wu & He scale theirs), 4 epochs. Seed ``s`` draws the validation split,
 the weights and the batch order, shared by every arm of the seed.
 """
@@ -288,7 +288,8 @@ STUDY = Study(
     description=__doc__.split("\n\n", 1)[1].replace("\n", " "),
     data="MNIST-1D (mnist1d generator, seed 0): 3600 training / 400 validation / 1000 test "
     "samples, 40 standardized features, 10 classes; each seed draws its own validation split. "
-    "Stage 'batch_size' trains on the first 1000 training samples of that split.",
+    "Stage 'lr_grid' trains on the first 2000 training samples of that split, stage "
+    "'batch_size' on the first 800.",
     base_config=BASE_CONFIG,
     trial=trial,
     metrics=METRICS,
