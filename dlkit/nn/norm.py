@@ -53,6 +53,25 @@ class _Affine(Layer):
     gamma: Parameter | None
     beta: Parameter | None
 
+    def _setup_channels(
+        self, num_features: int, eps: float, momentum, affine: bool, track_running_stats: bool
+    ) -> None:
+        """Check and keep the per-channel settings of BatchNorm / InstanceNorm, make the affine
+        parameters and the running statistics (when tracked)."""
+        self.num_features = check_int("num_features", num_features, 1)
+        self.eps = check_non_negative("eps", eps)
+        self.momentum = _check_momentum(momentum)
+        self.affine = check_bool("affine", affine)
+        self.track_running_stats = check_bool("track_running_stats", track_running_stats)
+        self._make_affine((self.num_features,), self.affine)
+        if self.track_running_stats:
+            self.running_mean = np.zeros(self.num_features, DTYPE)
+            self.running_var = np.ones(self.num_features, DTYPE)
+        else:
+            self.running_mean = self.running_var = None
+        self.num_batches_tracked = 0
+        self._cache = None
+
     def _make_affine(self, shape: tuple, affine: bool, bias: bool = True) -> None:
         self.gamma = Parameter(np.ones(shape, DTYPE), "gamma") if affine else None
         self.beta = Parameter(np.zeros(shape, DTYPE), "beta") if affine and bias else None
@@ -125,19 +144,7 @@ class _BatchNorm(_Affine):
         affine: bool = True,
         track_running_stats: bool = True,
     ):
-        self.num_features = check_int("num_features", num_features, 1)
-        self.eps = check_non_negative("eps", eps)
-        self.momentum = _check_momentum(momentum)
-        self.affine = check_bool("affine", affine)
-        self.track_running_stats = check_bool("track_running_stats", track_running_stats)
-        self._make_affine((self.num_features,), self.affine)
-        if self.track_running_stats:
-            self.running_mean = np.zeros(self.num_features, DTYPE)
-            self.running_var = np.ones(self.num_features, DTYPE)
-        else:
-            self.running_mean = self.running_var = None
-        self.num_batches_tracked = 0
-        self._cache = None
+        self._setup_channels(num_features, eps, momentum, affine, track_running_stats)
 
     def _check(self, x: np.ndarray) -> None:
         check_array_input(self, x)
@@ -328,19 +335,7 @@ class _InstanceNorm(_Affine):
         affine: bool = False,
         track_running_stats: bool = False,
     ):
-        self.num_features = check_int("num_features", num_features, 1)
-        self.eps = check_non_negative("eps", eps)
-        self.momentum = _check_momentum(momentum)
-        self.affine = check_bool("affine", affine)
-        self.track_running_stats = check_bool("track_running_stats", track_running_stats)
-        self._make_affine((self.num_features,), self.affine)
-        if self.track_running_stats:
-            self.running_mean = np.zeros(self.num_features, DTYPE)
-            self.running_var = np.ones(self.num_features, DTYPE)
-        else:
-            self.running_mean = self.running_var = None
-        self.num_batches_tracked = 0
-        self._cache = None
+        self._setup_channels(num_features, eps, momentum, affine, track_running_stats)
 
     def forward(self, x: np.ndarray, *, train: bool) -> np.ndarray:
         check_array_input(self, x)
