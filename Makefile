@@ -34,7 +34,10 @@ help: ## Show this help
 	@echo "  Options: QUICK=1 (smoke run: fewer epochs and seeds), JOBS=N (worker processes),"
 	@echo "           MAX_SEEDS=N (cap the sequential looks, default 5/10/15/20 seeds per arm),"
 	@echo "           SEEDS=N (exactly N seeds, one look), FORCE=1 (rerun trials already stored),"
-	@echo "           EXECUTOR=dask (run trials on Dask; DASK_SCHEDULER_ADDRESS or a local cluster)"
+	@echo "           EXECUTOR=dask (run trials on Dask; DASK_SCHEDULER_ADDRESS or a local cluster);"
+	@echo "           0, no, false or off turn QUICK and FORCE off"
+	@echo "  Your own study: .venv/bin/python -m studies new NAME, then"
+	@echo "           .venv/bin/python -m studies run NAME.py [--quick] [--set key.path=value]"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
