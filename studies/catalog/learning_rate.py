@@ -34,9 +34,10 @@ import math
 import numpy as np
 import pandas as pd
 
-from dlkit import data, losses, nn, optim, train
+from dlkit import optim, train
 from dlkit.nn.base import Parameter
 from dlkit.optim import lr_scheduler
+from studies.catalog._task_mlp import PLOT_CAP, train_task_mlp
 from studies.engine.claims import all_of, paired_comparison, usable_rows
 from studies.engine.select import best_setting
 from studies.engine.spec import Arm, Claim, Plot, Stage, Study, TrialResult, data_inputs
@@ -238,8 +239,6 @@ HISTORY_KEYS = ("train_loss", "train_acc", "val_loss", "val_acc", "lr")
 #: Sweep rates are 10 ** (k / 2) for these k: 10^-2.5 .. 10^1.5, half a decade apart.
 SWEEP_EXPONENTS = tuple(range(-5, 4))
 QUICK_SWEEP_EXPONENTS = (-5, -1, 3)
-#: A diverged trial's final validation loss is capped at this multiple of ln(classes).
-PLOT_CAP = 1.5
 #: The warm-up stage's Adam peak rate, and Adam's usual default.
 WARMUP_PEAK = 10**-1.0
 ADAM_DEFAULT = 1e-3
@@ -262,12 +261,6 @@ MNIST1D_CONFIG = {
     "seed_stream": 0,
 }
 QUICK = {"train": {"epochs": 3}}
-
-
-@functools.cache
-def _dataset(name: str, seed: int) -> data.Dataset:
-    """The data set generated with ``seed``, loaded once per worker process."""
-    return data.load(name, seed=seed)
 
 
 def build_schedule(
@@ -319,62 +312,23 @@ def mlp_trial(config: dict) -> TrialResult:
     losses, accuracies and the rate each epoch started with (``lr``). The random stream is
     seeded by ``(seed_stream, seed)``.
     """
-    dcfg, mcfg, ocfg, tcfg = config["data"], config["model"], config["optimizer"], config["train"]
-    ds = _dataset(dcfg["name"], dcfg["seed"])
-    rng = np.random.default_rng([config["seed_stream"], config["seed"]])
-    X_tr, y_tr, X_val, y_val = ds.split_validation(dcfg["val_fraction"], rng.spawn(1)[0])
-    model = nn.mlp(
-        [ds.n_features, *mcfg["hidden"], ds.n_classes],
-        init=mcfg["init"],
-        output_init="xavier_uniform",
-        rng=rng,
-    )
-    loss = losses.CrossEntropyLoss()
-    opt = optim.build(ocfg["name"], model.parameters(), lr=ocfg["lr"])
-    epochs, batch = tcfg["epochs"], tcfg["batch_size"]
-    sched = build_schedule(config, opt, epochs, math.ceil(len(X_tr) / batch))
-    best = train.BestWeights("val_loss")
-    history = train.fit(
-        model,
-        loss,
-        opt,
-        X_tr,
-        y_tr,
-        epochs=epochs,
-        batch_size=batch,
-        X_val=X_val,
-        y_val=y_val,
-        rng=rng,
-        callbacks=[best],
-        scheduler=sched,
-        record_initial=True,
-    )
-    records = [
-        {"epoch": r["epoch"], **{k: float(r[k]) for k in HISTORY_KEYS if k in r}} for r in history
-    ]
-    cap = PLOT_CAP * math.log(ds.n_classes)
-    splits = {"train": (X_tr, y_tr), "validation": (X_val, y_val)}
-    if tcfg["evaluate_test"]:
-        splits["test"] = (ds.X_test, ds.y_test)
-    datasets = data_inputs(
-        dcfg["name"], f"dlkit.data.load({dcfg['name']!r}, seed={dcfg['seed']})", **splits
-    )
-    if history.diverged:
+    run = train_task_mlp(config, HISTORY_KEYS, functools.partial(build_schedule, config))
+    if run.history.diverged:
         summary = {k: math.inf for k in ("min_val_loss", "final_val_loss", "final_train_loss")}
-        summary["final_val_loss_capped"] = cap
-        return TrialResult.from_history(history, summary, records=records, datasets=datasets)
-    final = history[-1]
+        summary["final_val_loss_capped"] = run.cap
+        return run.result(summary)
+    final = run.history[-1]
     summary = {
-        "min_val_loss": best.value,
+        "min_val_loss": run.best.value,
         "final_val_loss": float(final["val_loss"]),
-        "final_val_loss_capped": min(float(final["val_loss"]), cap),
+        "final_val_loss_capped": min(float(final["val_loss"]), run.cap),
         "final_val_acc": float(final["val_acc"]),
         "final_train_loss": float(final["train_loss"]),
     }
-    if tcfg["evaluate_test"]:
-        test = train.evaluate(model, loss, ds.X_test, ds.y_test)
+    if config["train"]["evaluate_test"]:
+        test = train.evaluate(run.model, run.loss, run.ds.X_test, run.ds.y_test)
         summary["test_acc"], summary["test_loss"] = test["acc"], test["loss"]
-    return TrialResult.from_history(history, summary, records=records, datasets=datasets)
+    return run.result(summary)
 
 
 def sweep_arms(*, quick: bool = False) -> dict[str, Arm]:

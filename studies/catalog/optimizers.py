@@ -30,11 +30,12 @@ import math
 import numpy as np
 import pandas as pd
 
-from dlkit import data, losses, nn, optim, train
+from dlkit import train
+from studies.catalog._task_mlp import PLOT_CAP, train_task_mlp
 from studies.catalog._toy2d import paths_artifact
 from studies.engine.claims import all_of, paired_columns, paired_comparison, usable_rows
 from studies.engine.select import best_setting
-from studies.engine.spec import Arm, Claim, Plot, Stage, Study, TrialResult, data_inputs
+from studies.engine.spec import Arm, Claim, Plot, Stage, Study, TrialResult
 from studies.stats import Comparison, Evidence
 
 log = logging.getLogger(__name__)
@@ -63,9 +64,8 @@ DECADES_PER_STEP = 0.5
 #: A rate is "good" for a seed when its final validation loss is at most this much above
 #: (relative) the lowest final validation loss of that optimizer and seed over the grid.
 RANGE_TOLERANCE = 0.25
-#: The sensitivity plots cap the final validation loss at this multiple of the loss of a
-#: uniform guess, ln(classes), so a diverged rate sits at the cap instead of off the axis.
-PLOT_CAP = 1.5
+# The sensitivity plots cap the final validation loss at PLOT_CAP x ln(classes), the loss of
+# a uniform guess times 1.5 (studies.catalog._task_mlp), so a diverged rate sits at the cap.
 
 MNIST1D_CONFIG = {
     # ``seed`` generates the data set (fixed); the trial's seed draws the validation split.
@@ -121,12 +121,6 @@ TOY2D_CONFIG = {
 }
 
 
-@functools.cache
-def _dataset(name: str, seed: int) -> data.Dataset:
-    """The data set generated (or split) with ``seed``, loaded once per worker process."""
-    return data.load(name, seed=seed)
-
-
 def lr_grid(task: str, name: str, *, quick: bool = False) -> list[int]:
     """Half-decade exponents ``k`` (rate ``10 ** (k / 2)``) of ``name``'s sweep on ``task``."""
     center = GRID_CENTER[task][name]
@@ -146,69 +140,32 @@ def mlp_trial(config: dict) -> TrialResult:
     best validation epoch and ``final_test_acc``. The random stream is seeded by
     ``(seed_stream, seed)``.
     """
-    dcfg, mcfg, ocfg, tcfg = config["data"], config["model"], config["optimizer"], config["train"]
-    ds = _dataset(dcfg["name"], dcfg["seed"])
-    rng = np.random.default_rng([config["seed_stream"], config["seed"]])
-    # A child stream draws the validation split (spawning leaves ``rng``, which draws the
-    # weights and then the batch order, untouched): every arm of a seed shares it.
-    X_tr, y_tr, X_val, y_val = ds.split_validation(dcfg["val_fraction"], rng.spawn(1)[0])
-    model = nn.mlp(
-        [ds.n_features, *mcfg["hidden"], ds.n_classes],
-        init=mcfg["init"],
-        output_init="xavier_uniform",
-        rng=rng,
-    )
-    loss = losses.CrossEntropyLoss()
-    opt = optim.build(ocfg["name"], model.parameters(), lr=ocfg["lr"])
-    best = train.BestWeights("val_loss")
-    history = train.fit(
-        model,
-        loss,
-        opt,
-        X_tr,
-        y_tr,
-        epochs=tcfg["epochs"],
-        batch_size=tcfg["batch_size"],
-        X_val=X_val,
-        y_val=y_val,
-        rng=rng,
-        callbacks=[best],
-        record_initial=True,
-    )
-    records = [
-        {"epoch": r["epoch"], **{k: float(r[k]) for k in HISTORY_KEYS if k in r}} for r in history
-    ]
-    cap = PLOT_CAP * math.log(ds.n_classes)
-    splits = {"train": (X_tr, y_tr), "validation": (X_val, y_val)}
-    if tcfg["evaluate_test"]:
-        splits["test"] = (ds.X_test, ds.y_test)
-    datasets = data_inputs(
-        dcfg["name"], f"dlkit.data.load({dcfg['name']!r}, seed={dcfg['seed']})", **splits
-    )
+    run = train_task_mlp(config, HISTORY_KEYS)
+    history, model, loss, ds, best = run.history, run.model, run.loss, run.ds, run.best
     if history.diverged:
         summary = {
             k: math.inf
             for k in ("min_val_loss", "final_val_loss", "auc_val_loss", "auc_train_loss")
         }
-        summary["final_val_loss_capped"] = cap
-        return TrialResult.from_history(history, summary, records=records, datasets=datasets)
+        summary["final_val_loss_capped"] = run.cap
+        return run.result(summary)
     val = [r["val_loss"] for r in history]  # epochs 0 .. E
     trained = history[1:]
     summary = {
         "min_val_loss": best.value,
         "best_epoch": float(best.epoch or 0),
         "final_val_loss": val[-1],
-        "final_val_loss_capped": min(val[-1], cap),
+        "final_val_loss_capped": min(val[-1], run.cap),
         "final_val_acc": float(history[-1]["val_acc"]),
         "auc_train_loss": float(np.mean([r["train_loss"] for r in trained])),
         "auc_val_loss": float(np.mean(val[1:])),
     }
-    if tcfg["evaluate_test"]:
+    if config["train"]["evaluate_test"]:
         summary["final_test_acc"] = train.evaluate(model, loss, ds.X_test, ds.y_test)["acc"]
         best.restore(model)
         test = train.evaluate(model, loss, ds.X_test, ds.y_test)
         summary["test_acc"], summary["test_loss"] = test["acc"], test["loss"]
-    return TrialResult.from_history(history, summary, records=records, datasets=datasets)
+    return run.result(summary)
 
 
 def toy2d_trial(config: dict) -> TrialResult:
