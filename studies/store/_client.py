@@ -299,7 +299,7 @@ def _describe_open_error(uri: str, err: Exception) -> str:
     return f"cannot open the MLflow store {uri}: {type(err).__name__}: {text}"
 
 
-def open_client(uri: str) -> MlflowClient:
+def open_client(uri: str, *, checked: bool = False) -> MlflowClient:
     """An ``MlflowClient`` on ``uri`` with its store open (created and migrated if new).
 
     Two processes creating the same fresh SQLite file race in MLflow's schema migration
@@ -312,12 +312,15 @@ def open_client(uri: str) -> MlflowClient:
     ----------
     uri : str
         Tracking URI (``sqlite:///...``, ``http(s)://...``, ...).
+    checked : bool
+        The caller already ran :func:`check_store` on ``uri`` (skip a second check).
 
     Returns
     -------
     mlflow.MlflowClient
     """
-    check_store(uri)
+    if not checked:
+        check_store(uri)
     configure_mlflow()
     from mlflow import MlflowClient
 

@@ -122,7 +122,7 @@ class Tracker:
         # Creating the client opens (and on first use migrates) the store; timed on its own,
         # with the copy of a SQLite store a corrupt file can be restored from.
         start = time.perf_counter()
-        self.client = open_client(self.uri)
+        self.client = open_client(self.uri, checked=True)
         if db is not None and db.is_file():
             back_up(db)
         self.open_seconds = time.perf_counter() - start
