@@ -37,6 +37,7 @@ from reports.tables import (
     results_table,
     stage_rows,
 )
+from studies.stats import NOT_EVALUATED
 from studies.store.reader import StudyRuns, declared_arms
 from studies.store.ui import DEFAULT_PORT, experiment_url, local_base, run_url
 
@@ -48,6 +49,7 @@ VERDICTS = {
     "supported": ("supported", "\u2714"),
     "not supported": ("not-supported", "\u2718"),
     "inconclusive": ("inconclusive", "?"),
+    NOT_EVALUATED: ("not-evaluated", "\u2013"),
 }
 TEST_NAMES = {"t": "t-test", "permutation": "sign-flip permutation test"}
 CHART_CAPTION = (
@@ -188,7 +190,7 @@ def _text(value: object) -> str:
 def _differs(row: dict, verdict: str) -> bool:
     """True when the claim names the source's verdict and the measured one is another."""
     expected = _text(row.get("expected"))
-    return bool(expected) and expected != verdict
+    return bool(expected) and verdict not in (expected, NOT_EVALUATED)
 
 
 def _optional_int(value: object) -> int | None:
@@ -482,6 +484,16 @@ def _summary_info(runs: StudyRuns) -> dict:
     }
 
 
+def _variant(study: dict) -> dict:
+    """What the run changed from the command line: ``--set`` assignments and ``--arms``."""
+    overrides = study.get("overrides")
+    arms = study.get("arms_selected")
+    return {
+        "overrides": [str(o) for o in overrides] if isinstance(overrides, list) else [],
+        "arms": [str(a) for a in arms] if isinstance(arms, list) else [],
+    }
+
+
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -637,6 +649,7 @@ def render_report(
         "question": runs.experiment.get("question") or runs.study.get("question", ""),
         "description": runs.study.get("description", ""),
         "info": info,
+        "variant": _variant(runs.study),
         "notes": notes,
         "claims": claims,
         "verdict_counts": verdict_counts,
@@ -679,6 +692,7 @@ def render_report(
             for stage, frame in results
             for record in results_records(frame)
         ],
+        "variant": context["variant"],
         "missing": notes,
         "plots_not_drawn": [
             {"title": p["title"], "error": p["error"]} for p in plots if p["error"]
@@ -716,7 +730,9 @@ def render_index(summaries: list[dict], *, built_at: datetime | None = None) -> 
                 "differ": [
                     str(c.get("id", ""))
                     for c in summary.get("claims") or []
-                    if isinstance(c, dict) and c.get("expected") and c["expected"] != c["verdict"]
+                    if isinstance(c, dict)
+                    and c.get("expected")
+                    and c.get("verdict") not in (c["expected"], NOT_EVALUATED)
                 ],
             }
         )

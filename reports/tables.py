@@ -475,7 +475,15 @@ def claim_mismatches(runs: StudyRuns, claims: Sequence) -> list[str]:
             reached = int(design["reached"])
         else:  # a run from before the sequential design: only fixed verdicts are comparable
             sequential, reached = stats.SequentialDesign(), 1
-        judgements = judge_study(claims, runs.trials, runs.history, sequential, reached=reached)
+        selected = (runs.study or {}).get("arms_selected")
+        judgements = judge_study(
+            claims,
+            runs.trials,
+            runs.history,
+            sequential,
+            reached=reached,
+            selected_arms=selected if isinstance(selected, list) else None,
+        )
     except Exception as err:  # study code or an odd study.json: report it, do not crash
         return [f"The claims could not be re-evaluated from the store: {type(err).__name__}: {err}"]
     notes = []

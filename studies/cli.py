@@ -21,7 +21,7 @@ from pathlib import Path
 import reports
 from studies.engine import registry
 from studies.engine.executors import EXECUTORS, SCHEDULER_ENV
-from studies.engine.overrides import apply_overrides
+from studies.engine.overrides import apply_overrides, parse_arms, select_arms
 from studies.engine.runner import run_study
 from studies.store.writer import StoreError, StudyBusyError, key_number
 
@@ -31,6 +31,7 @@ VERDICT_MARK = {
     "supported": "supported",
     "not supported": "NOT supported",
     "inconclusive": "inconclusive",
+    "not evaluated": "not evaluated",
 }
 
 
@@ -60,7 +61,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="list the registered studies")
+    listing = sub.add_parser("list", help="list the catalogue's studies (and your study files)")
+    listing.add_argument(
+        "--path",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help=f"also list the study files of DIR (repeatable; also ${registry.PATH_ENV}, "
+        "directories separated by ':')",
+    )
     run = sub.add_parser("run", help="run a study (or 'all') and build its report")
     run.add_argument(
         "name",
@@ -122,6 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a base-config value for every arm, e.g. --set train.epochs=20 "
         "(repeatable; lists and dicts as JSON)",
     )
+    run.add_argument(
+        "--arms",
+        type=_arm_list,
+        default=None,
+        metavar="A,B",
+        help="run only these arms (comma-separated); claims comparing other arms are reported "
+        "as not evaluated",
+    )
     run.add_argument("--no-report", action="store_true", help="skip building the HTML report")
     report = sub.add_parser("report", help="rebuild a study's HTML report from MLflow alone")
     report.add_argument("name", help="study name")
@@ -129,6 +146,13 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("name", help="the study's name (a Python identifier): writes NAME.py")
     new.add_argument("--dir", default=".", help="directory to write it in (default: here)")
     return parser
+
+
+def _arm_list(text: str) -> list[str]:
+    try:
+        return parse_arms(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _positive(text: str) -> int:
@@ -150,10 +174,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--scheduler needs --executor dask")
     if getattr(args, "max_seeds", None) is not None and args.seeds is not None:
         parser.error("give --seeds N (a fixed number) or --max-seeds N (a cap), not both")
+    if getattr(args, "arms", None) is not None and args.name == "all":
+        parser.error("--arms names the arms of one study: give a study, not 'all'")
     setup_logging(args.verbose)
     try:
         if args.command == "list":
-            return cmd_list()
+            return cmd_list(args.path)
         if args.command == "report":
             # A catalogue study, or one run from a file: the store knows its name either way
             # (an unknown name is one line listing the studies the store has).
@@ -184,9 +210,16 @@ def cmd_new(name: str, directory: str) -> int:
     return 0
 
 
-def cmd_list() -> int:
+def cmd_list(paths: Sequence[str] = ()) -> int:
+    """The catalogue's studies, then the study files of ``--path`` / ``$DLKIT_STUDIES_PATH``
+    (marked external, with the file to run)."""
     for name, study in registry.discover().items():
         print(f"{name:16s} {study.question}")
+    for found in registry.external(paths):
+        if found.study is None:
+            print(f"{found.path.stem:16s} [external, not a study] {found.error}")
+        else:
+            print(f"{found.study.name:16s} [external: {found.path}] {found.study.question}")
     return 0
 
 
@@ -205,7 +238,10 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         studies = list(registry.discover().values())
     else:
         studies = [registry.resolve(args.name)]
-    studies = [apply_overrides(study, args.overrides) for study in studies]
+    for study in studies:  # a bad --set or --arms fails before any study runs
+        checked = apply_overrides(study, args.overrides)
+        if args.arms is not None:
+            select_arms(checked, args.arms)
     status = 0
     options = {
         "quick": args.quick,
@@ -215,6 +251,8 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         "force": args.force,
         "executor": args.executor,
         "scheduler": args.scheduler,
+        "overrides": args.overrides,
+        "arms": args.arms,
     }
     for study in studies:
         try:

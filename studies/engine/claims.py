@@ -14,15 +14,17 @@ from __future__ import annotations
 import logging
 import math
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from dlkit.validation import check_choice
+from studies.engine.overrides import arm_selected
 from studies.stats import (
     DIRECTIONS,
+    NOT_EVALUATED,
     SEQUENTIAL_TESTS,
     ClaimResult,
     Comparison,
@@ -57,6 +59,7 @@ def judge_study(
     design: SequentialDesign,
     *,
     reached: int,
+    selected_arms: Collection[str] | None = None,
 ) -> list[Judgement]:
     """Evaluate every claim on the frames and judge them at look ``reached``.
 
@@ -64,6 +67,10 @@ def judge_study(
     when it checks the logged verdicts against the store. A claim whose evaluator raises (or
     returns neither Evidence nor a ClaimResult) is inconclusive, with the error in its
     detail; the others go through :func:`studies.stats.judge_claims` (Holm across them).
+
+    ``selected_arms`` (a run of some arms only, ``--arms``): a claim that compares an arm not
+    among them, or whose evaluator cannot find the rows it needs, is "not evaluated" and
+    leaves the Holm family, instead of ending inconclusive for want of trials never run.
     """
     outcomes: list[Evidence | ClaimResult] = []
     for claim in claims:
@@ -75,16 +82,35 @@ def judge_study(
                     "(or a ClaimResult)"
                 )
         except Exception as err:
-            log.warning("claim %r could not be evaluated:\n%s", claim.id, traceback.format_exc())
-            outcome = ClaimResult(
-                "inconclusive",
-                claim.statistic,
-                {},
-                f"could not be evaluated: {type(err).__name__}: {err}",
-            )
+            if selected_arms is not None:
+                outcome = _not_evaluated(claim, selected_arms, f"{type(err).__name__}: {err}")
+            else:
+                log.warning(
+                    "claim %r could not be evaluated:\n%s", claim.id, traceback.format_exc()
+                )
+                outcome = ClaimResult(
+                    "inconclusive",
+                    claim.statistic,
+                    {},
+                    f"could not be evaluated: {type(err).__name__}: {err}",
+                )
+        if selected_arms is not None and isinstance(outcome, Evidence):
+            missing = [a for a in outcome.arms if not arm_selected(a, list(selected_arms))]
+            if missing:
+                outcome = _not_evaluated(claim, selected_arms, f"it compares {missing}")
         outcomes.append(outcome)
     statistics = [c.statistic for c in claims]
     return judge_claims(outcomes, design, reached=reached, statistics=statistics)
+
+
+def _not_evaluated(claim: Any, selected: Collection[str], why: str) -> ClaimResult:
+    return ClaimResult(
+        NOT_EVALUATED,
+        claim.statistic,
+        {},
+        f"this run has only the arms {', '.join(selected)} (--arms) and the "
+        f"claim needs others ({why})",
+    )
 
 
 def all_of(parts: Sequence[tuple[str, Evidence]]) -> Evidence:

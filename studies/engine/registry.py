@@ -5,20 +5,27 @@ The catalogue is its own package, so nothing has to tell studies from engine cod
 ``make study-NAME`` and ``python -m studies run NAME`` agree with the file system.
 
 A study may also live outside the package: :func:`resolve` takes a catalogue name, a path to
-a ``.py`` file, or an importable ``package.module``, each defining ``STUDY``.
+a ``.py`` file, or an importable ``package.module``, each defining ``STUDY``; directories of
+study files (``--path DIR`` or :data:`PATH_ENV`) are searched by :func:`external`.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import pkgutil
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import studies.catalog
 from dlkit.validation import check_choice
 from studies.engine.spec import Study
+
+#: Environment variable: directories of study files, separated by ``os.pathsep``.
+PATH_ENV = "DLKIT_STUDIES_PATH"
 
 
 def candidate_names() -> list[str]:
@@ -62,6 +69,48 @@ def discover() -> dict[str, Study]:
     return found
 
 
+@dataclass(frozen=True)
+class ExternalStudy:
+    """A study file found in a directory of the study path: its study, or why it has none."""
+
+    path: Path
+    study: Study | None = None
+    error: str = ""
+
+
+def study_path(paths: Sequence[str | Path] = ()) -> list[Path]:
+    """The directories searched for study files: ``paths``, then :data:`PATH_ENV`'s."""
+    env = [p for p in os.environ.get(PATH_ENV, "").split(os.pathsep) if p.strip()]
+    return list(dict.fromkeys(Path(p).expanduser() for p in [*paths, *env]))
+
+
+def external(paths: Sequence[str | Path] = ()) -> list[ExternalStudy]:
+    """Every ``*.py`` file (not ``_*``) of the study path's directories, imported.
+
+    A file that does not import, or defines no ``STUDY``, is listed with the error (one
+    line) rather than raised: one broken file does not hide the others.
+
+    Raises
+    ------
+    ValueError
+        For a directory that does not exist (naming it and where it came from).
+    """
+    found = []
+    for directory in study_path(paths):
+        if not directory.is_dir():
+            raise ValueError(
+                f"study path {str(directory)!r} is not a directory (from --path or ${PATH_ENV})"
+            )
+        for file in sorted(directory.glob("*.py")):
+            if file.name.startswith("_"):
+                continue
+            try:
+                found.append(ExternalStudy(file, _study_of(_import_file(file), str(file))))
+            except ValueError as err:
+                found.append(ExternalStudy(file, error=str(err)))
+    return found
+
+
 def resolve(target: str) -> Study:
     """The study named by ``target``: a catalogue name, a ``.py`` file, or a module path.
 
@@ -88,6 +137,9 @@ def resolve(target: str) -> Study:
     except ValueError as err:
         if target in candidate_names():
             raise
+        for directory in study_path():  # a study file on $DLKIT_STUDIES_PATH, by its name
+            if (directory / f"{target}.py").is_file():
+                return _study_of(_import_file(directory / f"{target}.py"), target)
         raise ValueError(f"{err} (or a path to a study file, or a package.module)") from None
 
 

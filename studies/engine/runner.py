@@ -48,6 +48,7 @@ from studies.engine.code_version import code_version
 from studies.engine.config import config_hash
 from studies.engine.executors import LocalExecutor, Outcome, Task, make_executor
 from studies.engine.frames import histories_frame, summaries_frame
+from studies.engine.overrides import apply_overrides, select_arms
 from studies.engine.progress import Progress
 from studies.engine.spec import (
     Arm,
@@ -137,6 +138,8 @@ def run_study(
     tracking_uri: str | None = None,
     command: str | None = None,
     progress_bar: bool | None = None,
+    overrides: Sequence[str] = (),
+    arms: Sequence[str] | None = None,
 ) -> StudyOutcome:
     """Run every trial of ``study`` that is not already in the store, log it, judge the claims.
 
@@ -166,6 +169,13 @@ def run_study(
         command line it was given.
     progress_bar : bool, optional
         Force the progress bar on or off (default: on when stderr is a terminal).
+    overrides : sequence of str
+        ``"key.path=value"`` settings of the base config for every arm (the CLI's ``--set``;
+        see :func:`studies.engine.overrides.apply_overrides`): overridden trials hash
+        differently, so they never reuse the default run's. Recorded in ``study.json``.
+    arms : sequence of str, optional
+        Run only these arms (the CLI's ``--arms``); claims comparing other arms end "not
+        evaluated". Recorded in ``study.json``.
 
     Returns
     -------
@@ -174,13 +184,19 @@ def run_study(
     Raises
     ------
     ValueError
-        For ``n_seeds < 1`` or ``max_seeds < 2``, before anything is opened or run.
+        For ``n_seeds < 1`` or ``max_seeds < 2``, a bad override or an unknown arm, before
+        anything is opened or run.
     KeyboardInterrupt
         Re-raised after the open runs are marked KILLED; rerunning resumes.
     studies.store.writer.StudyBusyError
         When the same study is already running against the same store.
     """
     wall_start = time.perf_counter()
+    overrides = list(overrides)
+    study = apply_overrides(study, overrides)
+    if arms is not None:
+        arms = list(dict.fromkeys(arms))
+        study = select_arms(study, arms)
     # The design and each stage's first seeds, resolved once (bad values fail before anything
     # opens or runs).
     design = study.sequential_design(quick=quick, n_seeds=n_seeds, max_seeds=max_seeds)
@@ -200,7 +216,9 @@ def run_study(
         tracker, study.name, question=study.question, code=code, quick=quick, command=command
     )
     with tracker.study_lock(study.name):
-        inv = _Invocation(study, writer, quick=quick, progress_bar=progress_bar)
+        inv = _Invocation(
+            study, writer, quick=quick, progress_bar=progress_bar, overrides=overrides, arms=arms
+        )
         try:
             writer.open(reuse=not force)
             for stage in study.stages:
@@ -316,11 +334,15 @@ class _Invocation:
         *,
         quick: bool,
         progress_bar: bool | None,
+        overrides: Sequence[str] = (),
+        arms: Sequence[str] | None = None,
     ):
         self.study = study
         self.writer = writer
         self.quick = quick
         self.progress_bar = progress_bar
+        self.overrides = list(overrides)
+        self.selected_arms = list(arms) if arms is not None else None
         self.records: list[TrialRecord] = []
         self.stage_arms: dict[str, dict[str, Arm]] = {}
         self.stage_seconds: dict[str, float] = defaultdict(float)
@@ -535,7 +557,14 @@ class _Invocation:
         """Every claim at look ``reached`` (Holm across the claims; see ``judge_study``)."""
         summaries = summaries_frame(self.records)
         histories = histories_frame(self.records)
-        return judge_study(self.study.claims, summaries, histories, design, reached=reached)
+        return judge_study(
+            self.study.claims,
+            summaries,
+            histories,
+            design,
+            reached=reached,
+            selected_arms=self.selected_arms,
+        )
 
     def close(
         self,
@@ -553,6 +582,8 @@ class _Invocation:
             quick=self.quick, stage_arms=self.stage_arms, stage_seeds=stage_seeds
         )
         study_json["design"] = design
+        study_json["overrides"] = self.overrides
+        study_json["arms_selected"] = self.selected_arms
         study_json["arm_seeds"] = {
             arm: sorted(r.spec.seed for r in self.records if r.spec.arm == arm)
             for arms in self.stage_arms.values()

@@ -27,7 +27,14 @@ import numpy as np
 
 from dlkit.validation import check_choice
 from studies.engine.config import config_hash, deep_merge, jsonable, seed_list
-from studies.stats import DIRECTIONS, VERDICTS, ClaimResult, Evidence, SequentialDesign
+from studies.stats import (
+    DIRECTIONS,
+    NOT_EVALUATED,
+    VERDICTS,
+    ClaimResult,
+    Evidence,
+    SequentialDesign,
+)
 from studies.store.schema import canonical_json
 
 if TYPE_CHECKING:
@@ -326,8 +333,8 @@ class Claim:
 
     def explains(self, verdict: str) -> str | None:
         """The explanation to show for a measured ``verdict`` (None when it is as expected,
-        or when the claim names no expected verdict)."""
-        if self.expected is None or verdict == self.expected:
+        when the claim names no expected verdict, or when the run left it out)."""
+        if self.expected is None or verdict in (self.expected, NOT_EVALUATED):
             return None
         return self.explanation.strip() or None
 

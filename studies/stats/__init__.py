@@ -65,6 +65,8 @@ from studies.stats.sequential import (
     spent_alpha,
 )
 from studies.stats.verdicts import (
+    CLAIM_VERDICTS,
+    NOT_EVALUATED,
     SIDES,
     VERDICTS,
     ClaimResult,
@@ -75,6 +77,8 @@ from studies.stats.verdicts import (
 
 __all__ = [
     "BOOTSTRAP_SEED",
+    "CLAIM_VERDICTS",
+    "NOT_EVALUATED",
     "COMPARISON_ALTERNATIVES",
     "DECISIONS",
     "DIRECTIONS",

@@ -176,7 +176,7 @@ class Judgement:
 
     Attributes
     ----------
-    status : {"supported", "not supported", "continue", "inconclusive"}
+    status : {"supported", "not supported", "continue", "inconclusive", "not evaluated"}
         "continue": undecided before the last look, so its ``arms`` need the next seeds.
     result : ClaimResult
         Verdict "inconclusive" while the status is "continue".

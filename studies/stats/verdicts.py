@@ -1,6 +1,7 @@
 """Verdicts and the claim result object: the three verdict words and the interval rules.
 
-A claim ends in one of :data:`VERDICTS`. :func:`interval_verdict` and :func:`band_verdict`
+A judged claim ends in one of :data:`VERDICTS`; a claim a run left out ends "not evaluated"
+(:data:`NOT_EVALUATED`). :func:`interval_verdict` and :func:`band_verdict`
 read a verdict off a confidence interval; :func:`joint_verdict` combines the verdicts of a
 claim made of several conditions.
 """
@@ -15,6 +16,8 @@ from dlkit.validation import check_choice
 
 __all__ = [
     "SIDES",
+    "CLAIM_VERDICTS",
+    "NOT_EVALUATED",
     "VERDICTS",
     "ClaimResult",
     "band_verdict",
@@ -23,6 +26,10 @@ __all__ = [
 ]
 
 VERDICTS = ("supported", "not supported", "inconclusive")
+#: A claim left out of a run (``--arms`` did not select the arms it compares): no verdict.
+NOT_EVALUATED = "not evaluated"
+#: Every verdict a claim's result may carry.
+CLAIM_VERDICTS = (*VERDICTS, NOT_EVALUATED)
 SIDES = ("above", "below")
 
 
@@ -32,7 +39,8 @@ class ClaimResult:
 
     Attributes
     ----------
-    verdict : {"supported", "not supported", "inconclusive"}
+    verdict : {"supported", "not supported", "inconclusive", "not evaluated"}
+        "not evaluated": the run did not include the arms the claim compares (``--arms``).
     statistic : str
         The statistic used, e.g. ``"Wilcoxon signed-rank, one-sided, n=5 seeds"``.
     numbers : dict of str to float
@@ -75,7 +83,7 @@ class ClaimResult:
     parts: tuple[Mapping[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
-        check_choice("verdict", self.verdict, VERDICTS)
+        check_choice("verdict", self.verdict, CLAIM_VERDICTS)
 
 
 def joint_verdict(verdicts: Iterable[str]) -> str:

@@ -14,13 +14,6 @@ from studies.engine import registry
 from studies.scaffold import write_scaffold
 
 
-@pytest.fixture
-def store(tmp_path, monkeypatch) -> str:
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    return uri
-
-
 def test_scaffold_round_trip(tmp_path, store, capsys):
     """new -> run --quick on two worker processes -> the claim is judged and the report built."""
     import reports
@@ -100,3 +93,29 @@ def test_a_study_module_on_the_path_runs_by_its_dotted_name(tmp_path, monkeypatc
 
 def test_catalogue_names_still_resolve():
     assert registry.resolve("init") is registry.load_study("init")
+
+
+def test_list_shows_study_files_of_a_path_marked_external(tmp_path, monkeypatch, capsys):
+    mine, theirs = tmp_path / "mine", tmp_path / "theirs"
+    write_scaffold("q_one", mine)
+    write_scaffold("q_two", theirs)
+    (mine / "broken.py").write_text("STUDY = 3\n")
+    (mine / "_helper.py").write_text("raise RuntimeError('not a study file')\n")
+    monkeypatch.setenv(registry.PATH_ENV, str(theirs))
+    assert cli.main(["list", "--path", str(mine)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("optimizers ") for line in lines)  # the catalogue first
+    (one,) = [line for line in lines if line.startswith("q_one ")]
+    assert f"[external: {mine / 'q_one.py'}]" in one and "momentum" in one
+    assert any(line.startswith("q_two ") and "[external: " in line for line in lines)
+    (bad,) = [line for line in lines if line.startswith("broken ")]
+    assert "[external, not a study]" in bad and "got a int" in bad
+    assert not any(line.startswith("_helper") for line in lines)
+    # a study file on the path also runs by its bare name
+    assert registry.resolve("q_two").name == "q_two"
+
+
+def test_a_missing_study_directory_is_one_line(tmp_path, capsys):
+    assert cli.main(["list", "--path", str(tmp_path / "nope")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: study path") and "is not a directory" in err
