@@ -28,6 +28,11 @@ MODELS = {
     "mlp_784_256x3": {"sizes": [784, 256, 256, 256, 10], "batch": 128},
     # Greydanus (2020): Conv1d(1,25,5,s2,p1) - Conv1d(25,25,3,s2,p1) x2 - Dense(125, 10)
     "mnist1d_cnn": {"conv": [(1, 25, 5), (25, 25, 3), (25, 25, 3)], "length": 40, "batch": 100},
+    # Greydanus (2020), notebooks/models.py GRUBase: GRU(1, hidden_size=6) over the 40 steps,
+    # every step's output flattened into Linear(T * H, 10). GRUBase is bidirectional; dlkit's
+    # GRU is not, so this is its forward direction only. gru_h64: the same with H = 64.
+    "mnist1d_gru": {"gru": 6, "length": 40, "batch": 100},
+    "mnist1d_gru_h64": {"gru": 64, "length": 40, "batch": 100},
 }
 
 
@@ -52,6 +57,49 @@ def _median_time(step: Callable[[], None], steps: int, repeats: int) -> float:
     return float(np.median(blocks))
 
 
+def _dlkit_gru_step(spec, rng):
+    """GRU (no input gradient) -> flatten every step's output -> Dense -> cross-entropy."""
+    hidden, length, batch = spec["gru"], spec["length"], spec["batch"]
+    gru = nn.GRU(1, hidden, rng=rng)
+    gru.input_grad = False
+    head = nn.Dense(length * hidden, 10, rng=rng)
+    loss = losses.CrossEntropyLoss()
+    opt = optim.SGD(gru.parameters() + head.parameters(), lr=1e-3)
+    x = rng.standard_normal((batch, length, 1), dtype=np.float32)
+    y = rng.integers(0, 10, batch)
+
+    def step():
+        out, _ = gru.forward(x, train=True)
+        loss.forward(head.forward(out.reshape(batch, -1), train=True), y)
+        opt.zero_grad()
+        d_flat = head.backward(loss.backward())
+        gru.backward(d_flat.reshape(batch, length, hidden))
+        opt.step()
+
+    return step
+
+
+def _torch_gru_step(spec, rng):
+    import torch
+
+    torch.manual_seed(0)
+    hidden, length, batch = spec["gru"], spec["length"], spec["batch"]
+    gru = torch.nn.GRU(1, hidden, batch_first=True)
+    head = torch.nn.Linear(length * hidden, 10)
+    loss = torch.nn.CrossEntropyLoss()
+    opt = torch.optim.SGD([*gru.parameters(), *head.parameters()], lr=1e-3)
+    x = torch.from_numpy(rng.standard_normal((batch, length, 1), dtype=np.float32))
+    y = torch.from_numpy(rng.integers(0, 10, batch))
+
+    def step():
+        opt.zero_grad()
+        out, _ = gru(x)
+        loss(head(out.reshape(batch, -1)), y).backward()
+        opt.step()
+
+    return step
+
+
 def _dlkit_model(spec, rng):
     layers = []
     if "conv" in spec:
@@ -74,6 +122,8 @@ def _input_shape(spec) -> tuple[int, ...]:
 
 
 def dlkit_step(spec, rng):
+    if "gru" in spec:
+        return _dlkit_gru_step(spec, rng)
     model = _dlkit_model(spec, rng)
     model.input_grad = False
     loss = losses.CrossEntropyLoss()
@@ -94,6 +144,8 @@ def dlkit_step(spec, rng):
 def torch_step(spec, rng):
     import torch
 
+    if "gru" in spec:
+        return _torch_gru_step(spec, rng)
     torch.manual_seed(0)
     mods = []
     if "conv" in spec:
@@ -125,9 +177,14 @@ def _gemm_shapes(spec) -> list[tuple[int, int, int]]:
     """(rows, inner, cols) of every layer's forward product ``x (rows, inner) @ W (inner, cols)``.
 
     A convolution is its im2col product: one row per (sample, output position), one inner
-    element per (input channel, kernel tap).
+    element per (input channel, kernel tap). A GRU is its input projection over all steps at
+    once, then its recurrent product ``h (N, H) @ W_hh.T (H, 3H)`` once per step, then the head.
     """
     batch = spec["batch"]
+    if "gru" in spec:
+        hidden, length = spec["gru"], spec["length"]
+        recurrent = [(batch, hidden, 3 * hidden)] * length
+        return [(batch * length, 1, 3 * hidden), *recurrent, (batch, length * hidden, 10)]
     if "conv" in spec:
         lengths = _conv_lengths(spec)
         shapes = [

@@ -1,9 +1,10 @@
 """Explicit weight penalties added to the loss: ``L1(lam)`` and ``L2(lam)``.
 
 A penalty applies to **weights only** -- parameters named ``"weight"`` (Dense and conv
-kernels) -- never to biases, normalization ``gamma``/``beta`` or a PReLU slope ``alpha``:
-penalizing those constrains offsets and scales rather than the model's capacity (Goodfellow,
-Bengio & Courville, *Deep Learning*, 2016, section 7.1).
+kernels) or ``"weight_*"`` (the recurrent layers' ``weight_ih_l0``, ``weight_hh_l0``, ...) --
+never to biases, normalization ``gamma``/``beta`` or a PReLU slope ``alpha``: penalizing those
+constrains offsets and scales rather than the model's capacity (Goodfellow, Bengio &
+Courville, *Deep Learning*, 2016, section 7.1).
 
 Usage in a training step::
 
@@ -29,8 +30,13 @@ WEIGHT_NAMES = ("weight",)
 
 
 def _weights(params: Iterable[Parameter]) -> list[Parameter]:
-    """The penalized parameters: those named ``"weight"``, each once."""
-    return list({id(p): p for p in params if p.name in WEIGHT_NAMES}.values())
+    """The penalized parameters: those named ``"weight"`` or ``"weight_*"``, each once."""
+    return list({id(p): p for p in params if is_weight(p.name)}.values())
+
+
+def is_weight(name: str) -> bool:
+    """True for a weight's name: ``"weight"``, or torch's recurrent ``"weight_ih_l0"`` etc."""
+    return name in WEIGHT_NAMES or name.startswith("weight_")
 
 
 class _Penalty:

@@ -30,6 +30,7 @@ from dlkit.nn.norm import (
     LayerNorm,
 )
 from dlkit.nn.pool import AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
+from dlkit.nn.recurrent import GRU, LSTM, RNN
 from dlkit.nn.regularization import Dropout
 from dlkit.nn.reshape import Flatten
 
@@ -52,14 +53,17 @@ __all__ = [
     "Dense",
     "Dropout",
     "Flatten",
+    "GRU",
     "HardSigmoid",
     "Identity",
     "Layer",
     "LayerNorm",
+    "LSTM",
     "LeakyReLU",
     "PReLU",
     "Parameter",
     "ReLU",
+    "RNN",
     "Sequential",
     "SiLU",
     "Sigmoid",

@@ -206,6 +206,10 @@ REGISTRY: dict[str, LayerCase] = {
 
 ABSTRACT_LAYERS = {"Layer", "Activation"}
 
+#: exported layers whose forward returns a tuple ``(output, h_n)``, so the single-array
+#: contract here does not apply; test_recurrent.py checks them (torch, gradients, bad input)
+TESTED_IN_TEST_RECURRENT = {"RNN", "LSTM", "GRU"}
+
 
 def registry_params(names=None) -> list:
     """``pytest.param`` per registry case (all, or the given names); cases whose class
@@ -270,7 +274,7 @@ def test_registry_covers_every_exported_layer():
         for case in REGISTRY.values()
         if case.available
     }
-    missing = sorted(set(exported_layer_classes()) - built)
+    missing = sorted(set(exported_layer_classes()) - built - TESTED_IN_TEST_RECURRENT)
     assert not missing, f"layers without a REGISTRY case (add one): {missing}"
 
 

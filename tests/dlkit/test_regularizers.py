@@ -95,3 +95,20 @@ def test_zero_lambda_is_a_no_op_and_negative_is_rejected(cls):
         np.testing.assert_array_equal(p.grad, g0)
     with pytest.raises(ValueError, match="lam must be >= 0, got -0.1"):
         cls(-0.1)
+
+
+def test_recurrent_weights_are_penalized_and_their_biases_are_not():
+    from dlkit import nn
+
+    gru = nn.GRU(3, 4, num_layers=2, rng=np.random.default_rng(0))
+    params = gru.parameters()
+    weights = [p for p in params if p.name.startswith("weight_")]
+    assert len(weights) == 4 and len(params) == 8  # weight_ih/hh and bias_ih/hh per layer
+    want = 0.5 * sum(float((p.data.astype(np.float64) ** 2).sum()) for p in weights)
+    assert L2(1.0).penalty(params) == pytest.approx(want, rel=1e-6)
+    for p in params:
+        p.grad[...] = 0.0
+    L2(1.0).backward(params)
+    for p in params:
+        expected = p.data if p.name.startswith("weight_") else np.zeros_like(p.data)
+        np.testing.assert_allclose(p.grad, expected, rtol=1e-6)
