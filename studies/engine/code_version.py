@@ -8,9 +8,13 @@ results never outlive the code that produced them by accident.
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import subprocess
+import sys
+from collections.abc import Iterable
 from importlib import metadata
+from pathlib import Path
 
 from studies.paths import REPO_ROOT
 
@@ -63,11 +67,43 @@ def code_version() -> dict[str, str | bool]:
         ``dlkit_version`` (str), ``git_commit`` (full sha, or ``"unknown"`` outside git or
         before the first commit) and ``git_dirty`` (True when ``git status`` lists a change
         to a tracked file, or an untracked Python file: a log or an output left in the
-        checkout does not make the code dirty).
+        checkout does not make the code dirty), and ``git_changes``: a digest of those
+        uncommitted changes ("" when clean), so that editing a study between two runs of the
+        same dirty checkout does not reuse trials of the code before the edit.
     """
     commit = _git("rev-parse", "HEAD") or UNKNOWN
     status = _git("status", "--porcelain", "--untracked-files=all")
-    dirty = any(_changes_code(line) for line in (status or "").splitlines())
-    version = {"dlkit_version": dlkit_version(), "git_commit": commit, "git_dirty": dirty}
+    changed = [line for line in (status or "").splitlines() if _changes_code(line)]
+    version = {
+        "dlkit_version": dlkit_version(),
+        "git_commit": commit,
+        "git_dirty": bool(changed),
+        "git_changes": _changes_digest(changed) if changed else "",
+    }
     log.debug("code version %s", version)
     return version
+
+
+def _changes_digest(lines: list[str]) -> str:
+    """sha256 (first 16 hex digits) of ``git diff HEAD`` and the untracked Python files."""
+    digest = hashlib.sha256((_git("diff", "HEAD") or "").encode("utf-8"))
+    for line in sorted(lines):
+        if line.startswith("??"):
+            path = Path(_git("rev-parse", "--show-toplevel") or REPO_ROOT) / line[3:].strip()
+            digest.update(line.encode("utf-8"))
+            digest.update(path.read_bytes() if path.is_file() else b"")
+    return digest.hexdigest()[:16]
+
+
+def source_digest(modules: Iterable[str]) -> str:
+    """sha256 (first 16 hex digits) of the source files of ``modules`` that live outside the
+    repository ("" for none): a study file run by path, whose edits git does not see."""
+    digest, found = hashlib.sha256(), False
+    for name in sorted(set(modules)):
+        file = getattr(sys.modules.get(name), "__file__", None)
+        if not file or Path(file).resolve().is_relative_to(REPO_ROOT.resolve()):
+            continue
+        digest.update(name.encode("utf-8"))
+        digest.update(Path(file).read_bytes())
+        found = True
+    return digest.hexdigest()[:16] if found else ""

@@ -44,7 +44,7 @@ from threadpoolctl import threadpool_limits
 
 from studies.engine.aggregates import aggregate_metrics
 from studies.engine.claims import judge_study
-from studies.engine.code_version import code_version
+from studies.engine.code_version import code_version, source_digest
 from studies.engine.config import config_hash
 from studies.engine.executors import LocalExecutor, Outcome, Task, make_executor
 from studies.engine.frames import histories_frame, summaries_frame
@@ -211,6 +211,10 @@ def run_study(
         warm_up(sorted({study.stage_trial(s).__module__ for s in study.stages}))
     tracker = Tracker(tracking_uri)
     code = code_version()
+    # A study file outside the repository: its own edits change the code identity too.
+    external = source_digest(study.stage_trial(s).__module__ for s in study.stages)
+    if external:
+        code = {**code, "study_source": external}
     command = command or f"run_study({study.name!r}) from Python"
     writer = StudyWriter(
         tracker, study.name, question=study.question, code=code, quick=quick, command=command
