@@ -250,6 +250,10 @@ def _key_number(part: dict, named: bool) -> dict:
         claimed = f"within {texts[3]} \u00b1 {bound}" if reference else f"within \u00b1{bound}"
     elif alternative in ("greater", "less"):
         claimed = f"{'above' if alternative == 'greater' else 'below'} {texts[3]}"
+        min_effect = _optional_float(part.get("min_effect"))
+        if min_effect is not None:
+            (size,) = _figures([min_effect])
+            claimed += f"; smallest effect of interest {size}"
     else:
         claimed = ""
     level = _optional_float(part.get("ci_level"))
@@ -307,6 +311,12 @@ def _how_part(part: dict, look: int | None) -> str:
         text = (
             f"sign-flip p\u00a0=\u00a0{_figure(p)} {sign} {_figure(nominal)} "
             f"({t}, boundary {b_text})"
+        )
+    elif word == "not supported" and _optional_float(part.get("min_effect")) is not None:
+        (size,) = _figures([_optional_float(part.get("min_effect"))])
+        text = (
+            f"its repeated interval lies short of the smallest effect of interest {size} "
+            f"(a futility stop: t against {size} crossed {b_text}; {t} against 0)"
         )
     elif decided:
         text = f"{t} crossed the boundary {b_text}"

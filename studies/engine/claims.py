@@ -230,6 +230,7 @@ def paired_comparison(
     stage: str | None = None,
     test: str = "t",
     censor: float | str | None = None,
+    min_effect: float | None = None,
 ) -> Evaluator:
     """Evaluator of "arm ``arm_a`` beats ``arm_b`` on ``metric``" (paired across seeds).
 
@@ -247,6 +248,11 @@ def paired_comparison(
     censor : float or str, optional
         Value for ``+inf`` entries, or the name of a config column (e.g.
         ``"config.train.epochs"``) whose value plus one is used.
+    min_effect : float, optional
+        The smallest effect the claim is about, in the metric's units (> 0): a mean
+        significantly short of it ends the claim "not supported" (a futility stop) instead of
+        running it to an inconclusive last look. State why that size matters in the claim's
+        statistic.
 
     Returns
     -------
@@ -259,7 +265,15 @@ def paired_comparison(
     def evaluate(summaries: Any, histories: Any) -> Evidence:
         cut = _censor_value(summaries, censor)
         comparison, means = _arm_pair(
-            summaries, metric, arm_a, arm_b, alternative, test, stage=stage, censor=cut
+            summaries,
+            metric,
+            arm_a,
+            arm_b,
+            alternative,
+            test,
+            stage=stage,
+            censor=cut,
+            min_effect=min_effect,
         )
         return _censored(Evidence([comparison], numbers=means), cut)
 
@@ -335,11 +349,13 @@ def mean_threshold(
     arm: str | None = None,
     stage: str | None = None,
     test: str = "t",
+    min_effect: float | None = None,
 ) -> Evaluator:
     """Evaluator of "the mean of ``metric`` is above (or below) ``threshold``".
 
     A one-sample sequential test of ``metric - threshold`` across seeds; the rows (of ``arm``
-    and ``stage`` when given) must have one trial per seed.
+    and ``stage`` when given) must have one trial per seed. ``min_effect``: as for
+    :func:`paired_comparison` (the smallest distance from ``threshold`` that matters).
     """
     check_choice("test", test, SEQUENTIAL_TESTS)
 
@@ -356,6 +372,7 @@ def mean_threshold(
             reference=float(threshold),
             label=f"{arm + ' ' if arm else ''}{metric}",
             arms=tuple(dict.fromkeys(rows["arm"])),
+            min_effect=min_effect,
         )
         return Evidence([comparison], numbers={"threshold": float(threshold)})
 
@@ -394,6 +411,7 @@ def _arm_pair(
     censor: float | None = None,
     margin: float | None = None,
     reference: float = 0.0,
+    min_effect: float | None = None,
 ) -> tuple[Comparison, dict[str, float]]:
     """The comparison of ``metric`` between two arms, paired by seed: ``a - b - reference``
     per seed, and the two arms' means."""
@@ -407,6 +425,7 @@ def _arm_pair(
         reference=float(reference),
         label=f"{arm_a} - {arm_b} {metric}",
         arms=(arm_a, arm_b),
+        min_effect=min_effect,
     )
     return comparison, _means(a, b)
 

@@ -84,6 +84,11 @@ class Comparison:
         normal (a censored count, a heavy tail).
     margin : float, optional
         Equivalence margin (``alternative="equivalence"`` only), in the values' units.
+    min_effect : float, optional
+        For a directional claim, the smallest effect it is about (> 0, in the values'
+        units): "not supported" then means the mean is significantly short of it (a futility
+        stop, see :meth:`studies.stats.SequentialDesign.decide`), not only on the wrong side
+        of 0.
     reference : float
         What was subtracted from the quantity before the test (a threshold; 0 for a paired
         difference); reports add it back to the mean and its interval.
@@ -104,6 +109,7 @@ class Comparison:
     label: str = ""
     arms: Sequence[str] = ()
     name: str = ""
+    min_effect: float | None = None
 
     def __post_init__(self) -> None:
         check_choice("alternative", self.alternative, COMPARISON_ALTERNATIVES)
@@ -120,6 +126,11 @@ class Comparison:
             raise ValueError("give margin exactly when alternative='equivalence'")
         if self.margin is not None and not (math.isfinite(self.margin) and self.margin > 0):
             raise ValueError(f"margin must be finite and > 0, got {self.margin!r}")
+        if self.min_effect is not None:
+            if self.alternative == "equivalence":
+                raise ValueError("min_effect is for a directional claim, not an equivalence")
+            if not (math.isfinite(self.min_effect) and self.min_effect > 0):
+                raise ValueError(f"min_effect must be finite and > 0, got {self.min_effect!r}")
         object.__setattr__(self, "values", values)
         object.__setattr__(self, "seeds", seeds)
         object.__setattr__(self, "arms", tuple(self.arms))
@@ -135,7 +146,9 @@ class Comparison:
         values = np.asarray(self.values[: sizes[-1]], dtype=float)
         if self.alternative == "equivalence":
             return design.equivalence(values, self.margin, self.test, sizes=sizes)
-        return design.decide(values, self.alternative, self.test, sizes=sizes)
+        return design.decide(
+            values, self.alternative, self.test, sizes=sizes, min_effect=self.min_effect
+        )
 
 
 @dataclass(frozen=True)
@@ -291,6 +304,7 @@ def _part(c: Comparison, d: Decision, design: SequentialDesign, level: float) ->
         "label": c.label,
         "alternative": c.alternative,
         "margin": c.margin,
+        "min_effect": c.min_effect,
         "reference": c.reference,
         "test": d.test,
         "verdict": d.verdict,
@@ -334,7 +348,14 @@ def _describe(c: Comparison, p: Mapping[str, Any]) -> str:
         claim = f"within ±{c.margin:g}"
     else:
         claim = f"{'above' if c.alternative == 'greater' else 'below'} {c.reference:g}"
-    if p["verdict"] in ("supported", "not supported"):
+        if c.min_effect is not None:
+            claim += f", smallest effect of interest {c.min_effect:g}"
+    if p["verdict"] == "not supported" and c.min_effect is not None:
+        how = (
+            f"the interval lies short of the smallest effect of interest (futility: t against "
+            f"{c.min_effect:g} crossed the boundary ±{p['boundary']:.3g})"
+        )
+    elif p["verdict"] in ("supported", "not supported"):
         crossed = "the boundary" if p["verdict"] == "supported" else "the opposite boundary"
         how = f"t = {p['statistic']:.3g} crossed {crossed} ±{p['boundary']:.3g}"
     else:

@@ -23,6 +23,7 @@ degrees of freedom for the t-test, or to the p-value of a sign-flip permutation 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Callable, Sequence
@@ -239,7 +240,8 @@ class Decision:
         picture).
     p_opposite : float
         p-value of the opposite direction (equivalence: of the difference lying outside the
-        margin); not supported when at most ``nominal_alpha``.
+        margin; with a ``min_effect``: of the mean lying short of it); not supported when at
+        most ``nominal_alpha``.
     nominal_alpha : float
         The look's one-sided nominal level, ``1 - Phi(z-boundary)``.
     mean_diff, ci_lo, ci_hi : float
@@ -252,6 +254,9 @@ class Decision:
         ``statistic`` at looks ``1 .. look``, for a monitoring chart against the boundaries.
     test : {"t", "permutation"}
     alternative : {"greater", "less", "equivalence"}
+    min_effect : float, optional
+        The claim's smallest effect of interest, when it has one: then "not supported" means
+        the mean is significantly short of it (see :meth:`SequentialDesign.decide`).
     """
 
     verdict: str
@@ -269,6 +274,7 @@ class Decision:
     statistics: tuple[float, ...]
     test: str
     alternative: str
+    min_effect: float | None = None
 
     def __post_init__(self) -> None:
         check_choice("verdict", self.verdict, DECISIONS)
@@ -337,6 +343,7 @@ class SequentialDesign:
         *,
         sizes: Sequence[int] | None = None,
         rng: np.random.Generator | None = None,
+        min_effect: float | None = None,
     ) -> Decision:
         """Decide a directional claim on the paired differences seen so far.
 
@@ -358,30 +365,46 @@ class SequentialDesign:
             equal to ``len(differences)``. Default: the looks themselves.
         rng : numpy.random.Generator, optional
             For a Monte Carlo sign-flip test beyond 20 pairs.
+        min_effect : float, optional
+            The smallest effect the claim is about (> 0, in the differences' units). Without
+            it, "not supported" means the mean lies significantly on the other side of 0;
+            with it, that the mean lies significantly short of ``min_effect`` in the claimed
+            direction (below ``min_effect`` for "greater", above ``-min_effect`` for "less"):
+            a futility decision, which stops a claim whose effect is too small to matter
+            instead of running it to an inconclusive last look. Its error rate, a "not
+            supported" when the true effect is at least ``min_effect``, is held at ``alpha``
+            by the same boundaries; the rate of a wrong "supported" is unchanged.
 
         Returns
         -------
         Decision
         """
         check_choice("alternative", alternative, ALTERNATIVES)
+        if min_effect is not None and not (math.isfinite(min_effect) and min_effect > 0):
+            raise ValueError(f"min_effect must be finite and > 0, got {min_effect!r}")
         check_choice("test", test, SEQUENTIAL_TESTS)
         x, sizes = self._check(differences, sizes)
         sign = 1.0 if alternative == "greater" else -1.0
         opposite = "less" if alternative == "greater" else "greater"
         rng = np.random.default_rng(PERMUTATION_SEED) if rng is None else rng
 
+        # The opposite test's null: 0, or the smallest effect of interest on the claimed side.
+        shift = sign * (min_effect or 0.0)
+
         def look_at(prefix: np.ndarray) -> tuple[float, float, float]:
             t_stat = sign * _t_statistic(prefix, 0.0)
             if test == "t":
                 df = prefix.size - 1
-                return t_stat, _t_sf(t_stat, df), _t_sf(-t_stat, df)
+                t_short = sign * _t_statistic(prefix, shift)
+                return t_stat, _t_sf(t_stat, df), _t_sf(-t_short, df)
             return (
                 t_stat,
                 sign_flip_p_value(prefix, alternative, rng=rng),
-                sign_flip_p_value(prefix, opposite, rng=rng),
+                sign_flip_p_value(prefix - shift, opposite, rng=rng),
             )
 
-        return self._run(x, sizes, look_at, test, alternative)
+        decision = self._run(x, sizes, look_at, test, alternative)
+        return dataclasses.replace(decision, min_effect=min_effect)
 
     def equivalence(
         self,

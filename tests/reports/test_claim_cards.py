@@ -358,3 +358,19 @@ def test_json_claims_gain_the_sequential_fields(page, three_claims):
             assert key[field] == part[field]
     assert summary["claims"][2]["key"][0]["margin"] == 0.02
     assert [c["level"] for c in summary["claims"]] == pytest.approx([0.05 / 3, 0.025, 0.05])
+
+
+def test_a_futility_stop_says_the_effect_is_short_of_the_smallest_of_interest(lean):
+    # A true gap of 0 against a smallest effect of interest of 1: "not supported" by futility,
+    # although t against 0 never crosses the boundary.
+    values = np.random.default_rng(1).normal(0.0, 0.5, 20)
+    evidence = [Evidence([Comparison(values, SEEDS, "greater", label="gap", min_effect=1.0)])]
+    frame = judged_claims(evidence, [("gap_claim", "The gap is positive.")])
+    (part,) = frame["parts"][0]
+    assert frame["verdict"][0] == "not supported" and part["min_effect"] == 1.0
+    assert abs(part["statistic"]) < part["boundary"]
+    html, _ = render_report(lean(claims=frame))
+    lead = text_of(card(html, "gap_claim").split("<details")[0])
+    assert "(claimed above 0; smallest effect of interest 1)" in lead
+    assert "its repeated interval lies short of the smallest effect of interest 1" in lead
+    assert "crossed the boundary" not in lead

@@ -18,6 +18,7 @@ from studies import stats as st
 from studies.stats import (
     DECISIONS,
     VERDICTS,
+    Comparison,
     Decision,
     SequentialDesign,
     holm,
@@ -120,6 +121,33 @@ def test_an_effect_of_dz_0_8_is_supported_by_the_last_look():
     assert rates["not supported"] <= 1e-3
     # Most are decided before the last look.
     assert np.mean([d.look < 4 for d in decisions]) > 0.5
+
+
+@pytest.mark.parametrize("alternative", ["greater", "less"])
+def test_a_futility_stop_holds_alpha_at_the_smallest_effect_and_has_power_at_zero(alternative):
+    # min_effect = 0.8 SD: "not supported" now means "short of 0.8". At a true effect of
+    # exactly 0.8 it is a wrong verdict (rate <= alpha); at a true effect of 0 it is the right
+    # one, reached by the last look in >= 80% of runs; "supported" under 0 stays <= alpha.
+    sign = 1.0 if alternative == "greater" else -1.0
+    rng = np.random.default_rng(5)
+    runs = 2000
+    limit = ALPHA + 3 * math.sqrt(ALPHA * (1 - ALPHA) / runs)
+    at_edge = sign * (0.8 + rng.standard_normal((runs, 20)))
+    edge = _rates([DESIGN.decide(r, alternative, min_effect=0.8).verdict for r in at_edge])
+    assert edge["not supported"] <= limit
+    null = rng.standard_normal((runs, 20))
+    decisions = [DESIGN.decide(r, alternative, min_effect=0.8) for r in null]
+    rates = _rates([d.verdict for d in decisions])
+    assert rates["not supported"] >= 0.8
+    assert rates["supported"] <= limit
+    assert all(d.min_effect == 0.8 for d in decisions)
+
+
+def test_min_effect_must_be_positive_and_directional():
+    with pytest.raises(ValueError, match="min_effect must be finite and > 0"):
+        DESIGN.decide(np.ones(5), min_effect=0.0)
+    with pytest.raises(ValueError, match="directional claim"):
+        Comparison(np.zeros(5), range(5), "equivalence", margin=1.0, min_effect=0.5)
 
 
 def test_sign_flip_design_holds_alpha_under_a_skewed_free_null():
