@@ -9,13 +9,14 @@ SEEDS ?=
 MAX_SEEDS ?=
 FORCE ?=
 EXECUTOR ?=
+ARMS ?=
 # A yes/no option is off when empty or 0, no, false, off or n (any case): QUICK=0 is not quick.
 OFF := 0 no No NO false False FALSE off Off OFF n N
 on = $(filter-out $(OFF),$(strip $(1)))
 STUDY_FLAGS := $(if $(call on,$(QUICK)),--quick,) $(if $(JOBS),--jobs $(JOBS),) \
 	$(if $(SEEDS),--seeds $(SEEDS),) $(if $(MAX_SEEDS),--max-seeds $(MAX_SEEDS),) \
 	$(if $(call on,$(FORCE)),--force,) \
-	$(if $(EXECUTOR),--executor $(EXECUTOR),)
+	$(if $(EXECUTOR),--executor $(EXECUTOR),) $(if $(ARMS),--arms '$(ARMS)',)
 DASK_PORT ?= 8786
 MLFLOW_PORT ?= 5001
 CLUSTER_ENV := DASK_SCHEDULER_ADDRESS=tcp://127.0.0.1:$(DASK_PORT) \
@@ -35,9 +36,12 @@ help: ## Show this help
 	@echo "           MAX_SEEDS=N (cap the sequential looks, default 5/10/15/20 seeds per arm),"
 	@echo "           SEEDS=N (exactly N seeds, one look), FORCE=1 (rerun trials already stored),"
 	@echo "           EXECUTOR=dask (run trials on Dask; DASK_SCHEDULER_ADDRESS or a local cluster);"
+	@echo "           ARMS=a,b (some arms only; shell patterns such as 'relu/*' work),"
 	@echo "           0, no, false or off turn QUICK and FORCE off"
 	@echo "  Your own study: .venv/bin/python -m studies new NAME, then"
 	@echo "           .venv/bin/python -m studies run NAME.py [--quick] [--set key.path=value]"
+	@echo "           [--arms a,b]; list yours with .venv/bin/python -m studies list --path DIR"
+	@echo "           Guide: docs/writing-a-study.md"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -38,3 +38,11 @@ def test_on_values_add_the_flag(options):
     words = study_command(*options, "JOBS=2").split()
     assert "--quick" in words and "--force" in words
     assert words[words.index("--jobs") + 1] == "2"
+
+
+def test_arms_pass_through_quoted_so_a_pattern_reaches_the_cli():
+    import shlex
+
+    words = shlex.split(study_command("ARMS=tanh-5/*,relu-5/zeros"))
+    assert words[words.index("--arms") + 1] == "tanh-5/*,relu-5/zeros"
+    assert "--arms" not in study_command()
