@@ -334,7 +334,8 @@ def steps_to_target(
     """
     if growth <= 1.0:
         raise ValueError(f"growth must be > 1, got {growth!r}")
-    previous = (0, loss.forward(model.forward(X, train=False), y))
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        previous = (0, loss.forward(model.forward(X, train=False), y))
     if not math.isfinite(previous[1]):
         return math.inf, 0.0, 0, []
     curve = [(0, float(previous[1]))]
