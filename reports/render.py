@@ -176,6 +176,13 @@ def _claims(runs: StudyRuns) -> list[dict]:
                     " A sign-flip test decides; its t is drawn for the picture."
                     if any(p.get("test") == "permutation" for p in parts)
                     else ""
+                )
+                + (
+                    " With a smallest effect of interest, t against that effect decides "
+                    '"not supported" (a futility stop): the dot of t against 0 need not reach '
+                    "the red boundary."
+                    if any(_optional_float(p.get("min_effect")) is not None for p in parts)
+                    else ""
                 ),
             }
         )

@@ -374,3 +374,4 @@ def test_a_futility_stop_says_the_effect_is_short_of_the_smallest_of_interest(le
     assert "(claimed above 0; smallest effect of interest 1)" in lead
     assert "its repeated interval lies short of the smallest effect of interest 1" in lead
     assert "crossed the boundary" not in lead
+    assert "t against that effect decides" in text_of(card(html, "gap_claim"))
