@@ -149,6 +149,8 @@ def test_index_counts_the_claims_that_differ_from_their_source(lean, rows):
     html = render_index([summary])
     assert "2 differ from the source" in html
     assert 'title="wider, unexplained"' in html
+    # a quick (smoke) run's verdicts are not held against the sources on the index either
+    assert "differ from the source" not in render_index([{**summary, "quick": True}])
 
 
 def test_a_quick_run_is_not_held_against_the_sources(lean, rows):
