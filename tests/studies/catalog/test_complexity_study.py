@@ -9,13 +9,13 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+from claim_frames import evaluator, summaries, verdict
 from test_activations_study import check_quick_run
 
 from studies.catalog import complexity as cx
 from studies.engine import registry
 from studies.engine.config import deep_merge
 from studies.engine.spec import Stage
-from studies.stats import Evidence, SequentialDesign, judge_claims
 
 NO_HISTORY = pd.DataFrame(columns=["stage", "arm", "seed", "epoch"])
 
@@ -104,26 +104,11 @@ def test_trial_on_a_tiny_config():
 # ----------------------------------------------------------------------------- claims
 
 
-def frame(values: dict[str, dict[str, list[float]]], stage: str) -> pd.DataFrame:
-    """``{arm: {column: per-seed values}}`` as a summaries frame of ``stage``."""
-    rows = []
-    for arm, columns in values.items():
-        n = len(next(iter(columns.values())))
-        for seed in range(n):
-            row = {"stage": stage, "arm": arm, "seed": seed, "status": "ok"}
-            row.update({col: float(v[seed]) for col, v in columns.items()})
-            rows.append(row)
-    return pd.DataFrame(rows)
+frame = summaries
 
 
 def claim(claim_id: str):
-    return next(c for c in cx.STUDY.claims if c.id == claim_id).evaluate
-
-
-def verdict(evidence: Evidence) -> str:
-    n = max(max(c.seeds, default=0) for c in evidence.comparisons) + 1
-    (judgement,) = judge_claims([evidence], SequentialDesign(looks=(max(n, 2),)), reached=1)
-    return judgement.status
+    return evaluator(cx.STUDY, claim_id)
 
 
 def degree_frame(curve, jitter=(0.0, 0.01, -0.01, 0.02, -0.02), column="train_mse"):

@@ -9,13 +9,13 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from claim_frames import evaluator, summaries, verdict
 from test_activations_study import check_quick_run
 
 from dlkit import losses, nn
 from studies.catalog import losses as ls
 from studies.engine import registry
 from studies.engine.config import deep_merge
-from studies.stats import Evidence, SequentialDesign, judge_claims
 
 NO_HISTORY = pd.DataFrame(columns=["stage", "arm", "seed", "epoch"])
 
@@ -161,25 +161,11 @@ def test_quick_run_logs_every_declared_metric(store):
 
 def frame(values: dict[str, dict[str, list[float]]]) -> pd.DataFrame:
     """``{arm: {column: per-seed values}}`` as a summaries frame (30-epoch budget)."""
-    rows = []
-    for arm, columns in values.items():
-        n = len(next(iter(columns.values())))
-        for seed in range(n):
-            row = {"stage": "main", "arm": arm, "seed": seed, "status": "ok"}
-            row["config.train.epochs"] = 30.0
-            row.update({col: float(v[seed]) for col, v in columns.items()})
-            rows.append(row)
-    return pd.DataFrame(rows)
+    return summaries(values, **{"config.train.epochs": 30.0})
 
 
 def claim(claim_id: str):
-    return next(c for c in ls.STUDY.claims if c.id == claim_id).evaluate
-
-
-def verdict(evidence: Evidence) -> str:
-    n = max(max(c.seeds, default=0) for c in evidence.comparisons) + 1
-    (judgement,) = judge_claims([evidence], SequentialDesign(looks=(max(n, 2),)), reached=1)
-    return judgement.status
+    return evaluator(ls.STUDY, claim_id)
 
 
 def test_gap_claim_takes_the_difference_of_the_paired_gaps():

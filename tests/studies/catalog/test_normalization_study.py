@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from claim_frames import evaluator, verdict
 from test_activations_study import check_quick_run
 
 from dlkit import losses, nn
 from studies.catalog import normalization as norm
 from studies.engine import registry
 from studies.engine.config import deep_merge
-from studies.stats import Evidence, SequentialDesign, judge_claims
 
 NO_HISTORY = pd.DataFrame(columns=["stage", "arm", "seed", "epoch"])
 
@@ -132,13 +132,7 @@ def frame(values: dict[str, list[float]], metric: str, epochs: int = 6) -> pd.Da
 
 
 def claim(claim_id: str):
-    return next(c for c in norm.STUDY.claims if c.id == claim_id).evaluate
-
-
-def verdict(evidence: Evidence) -> str:
-    n = max(max(c.seeds, default=0) for c in evidence.comparisons) + 1
-    (judgement,) = judge_claims([evidence], SequentialDesign(looks=(max(n, 2),)), reached=1)
-    return judgement.status
+    return evaluator(norm.STUDY, claim_id)
 
 
 @pytest.mark.parametrize(

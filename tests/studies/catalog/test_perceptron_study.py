@@ -10,13 +10,13 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from claim_frames import evaluator, summaries, verdict
 from plot_checks import check_metrics_declared
 from sklearn.linear_model import Perceptron
 
 from dlkit import losses, nn, optim, train
 from studies.catalog import perceptron as pc
 from studies.engine import registry
-from studies.stats import Evidence, SequentialDesign, judge_claims
 
 NO_HISTORY = pd.DataFrame(columns=["stage", "arm", "seed", "epoch"])
 
@@ -168,24 +168,11 @@ def test_quick_run_logs_every_declared_metric(store):
 
 def frame(stage: str, values: dict[str, dict[str, list[float]]]) -> pd.DataFrame:
     """``{arm: {column: per-seed values}}`` of one stage as a summaries frame."""
-    rows = []
-    for arm, columns in values.items():
-        n = len(next(iter(columns.values())))
-        for seed in range(n):
-            row = {"stage": stage, "arm": arm, "seed": seed, "status": "ok"}
-            row.update({col: float(v[seed]) for col, v in columns.items()})
-            rows.append(row)
-    return pd.DataFrame(rows)
+    return summaries(values, stage)
 
 
 def claim(claim_id: str):
-    return next(c for c in pc.STUDY.claims if c.id == claim_id).evaluate
-
-
-def verdict(evidence: Evidence) -> str:
-    n = max(max(c.seeds, default=0) for c in evidence.comparisons) + 1
-    (judgement,) = judge_claims([evidence], SequentialDesign(looks=(max(n, 2),)), reached=1)
-    return judgement.status
+    return evaluator(pc.STUDY, claim_id)
 
 
 @pytest.mark.parametrize(

@@ -9,13 +9,13 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from claim_frames import evaluator, summaries, verdict
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from test_activations_study import check_quick_run
 
 from studies.catalog import scaling as sc
 from studies.engine import registry
 from studies.engine.config import deep_merge
-from studies.stats import Evidence, SequentialDesign, judge_claims
 
 NO_HISTORY = pd.DataFrame(columns=["stage", "arm", "seed", "epoch"])
 
@@ -128,26 +128,11 @@ def test_synthetic_design_has_the_asked_condition_number_and_obeys_the_bound():
 # ----------------------------------------------------------------------------- claims
 
 
-def frame(values: dict[str, dict[str, list[float]]]) -> pd.DataFrame:
-    """``{arm: {column: per-seed values}}`` as a summaries frame."""
-    rows = []
-    for arm, columns in values.items():
-        n = len(next(iter(columns.values())))
-        for seed in range(n):
-            row = {"stage": "main", "arm": arm, "seed": seed, "status": "ok"}
-            row.update({col: float(v[seed]) for col, v in columns.items()})
-            rows.append(row)
-    return pd.DataFrame(rows)
+frame = summaries
 
 
 def claim(claim_id: str):
-    return next(c for c in sc.STUDY.claims if c.id == claim_id).evaluate
-
-
-def verdict(evidence: Evidence) -> str:
-    n = max(max(c.seeds, default=0) for c in evidence.comparisons) + 1
-    (judgement,) = judge_claims([evidence], SequentialDesign(looks=(max(n, 2),)), reached=1)
-    return judgement.status
+    return evaluator(sc.STUDY, claim_id)
 
 
 def kappa_frame(exponent: float, jitter: list[float]) -> pd.DataFrame:
