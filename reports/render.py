@@ -511,6 +511,16 @@ def _variant(study: dict) -> dict:
     }
 
 
+def _variant_text(variant: object) -> str:
+    """``--set a=1 --arms x`` for a ``NAME.json`` variant, "" for an unvaried run."""
+    if not isinstance(variant, dict):
+        return ""
+    words = [f"--set {o}" for o in variant.get("overrides") or []]
+    if variant.get("arms"):
+        words.append("--arms " + ",".join(map(str, variant["arms"])))
+    return " ".join(words)
+
+
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -738,6 +748,7 @@ def render_index(summaries: list[dict], *, built_at: datetime | None = None) -> 
                 "href": str(summary.get("report", "")),
                 "last_run": str(last).replace("T", " ")[:16] + " UTC" if last else "never",
                 "quick": bool(summary.get("quick")),
+                "varied": _variant_text(summary.get("variant")),
                 "verdicts": [
                     {"n": counts[word], **_verdict(word)}
                     for word in _verdict_order(counts)

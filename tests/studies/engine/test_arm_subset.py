@@ -94,6 +94,8 @@ def test_the_report_shows_the_variation_and_the_unevaluated_claim(tmp_path, stor
     summary = json.loads((tmp_path / "toy.json").read_text(encoding="utf-8"))
     assert summary["variant"] == {"overrides": ["epochs=4"], "arms": ["fast"]}
     assert summary["verdicts"] == {"not evaluated": 1}
+    index = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert 'title="--set epochs=4 --arms fast">varied from the command line' in index
     assert not [note for note in summary["missing"] if "fast_beats_slow" in note]
 
 
