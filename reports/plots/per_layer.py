@@ -43,6 +43,7 @@ def per_layer(
     *,
     prefix: str,
     epoch: int | str = "last",
+    x_label: str = "layer index",
     title: str = "",
     palette: dict | None = None,
 ) -> Figure:
@@ -57,6 +58,8 @@ def per_layer(
         Column prefix before the layer index.
     epoch : int or {"first", "last"}
         Which epoch of the history to show (ignored for a per-trial frame).
+    x_label : str
+        The x axis's label (what the index after the prefix counts, e.g. time steps).
     title : str
     palette : dict, optional
         Colour per arm.
@@ -85,7 +88,7 @@ def per_layer(
     # Every layer up to a dozen; beyond that every k-th, so the labels do not overlap.
     ax.set_xticks(layers[:: max(1, -(-len(layers) // 12))])
     suffix = f" ({epoch_text})" if epoch_text else ""
-    ax.set(xlabel="layer index", ylabel=stat_name(prefix) + suffix, title=title)
+    ax.set(xlabel=x_label, ylabel=stat_name(prefix) + suffix, title=title)
     ax.grid(alpha=0.3, which="both")
     place_legend(ax, "arm")
     return fig
@@ -98,15 +101,16 @@ def pick_frame(runs: StudyRuns, options: Mapping[str, Any]) -> str:
 
 
 def caption(frame: pd.DataFrame, options: Mapping[str, Any]) -> str:
-    """The band, one point per layer."""
-    return f"{BAND}; one point per layer at the chosen epoch; log scale."
+    """The band, one point per layer (or per x value, when the x axis is relabelled)."""
+    per = "x value" if "x_label" in options else "layer"
+    return f"{BAND}; one point per {per} at the chosen epoch; log scale."
 
 
 KIND = PlotKind(
     "per_layer",
     per_layer,
     frames=("history", "trials"),
-    options=("prefix", "epoch"),
+    options=("prefix", "epoch", "x_label"),
     caption=caption,
     pick_frame=pick_frame,
 )

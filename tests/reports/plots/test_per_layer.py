@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from reports.plots import PlotDataError
-from reports.plots.per_layer import per_layer
+from reports.plots.per_layer import caption, per_layer
 
 
 def test_per_layer_reads_history_at_the_chosen_epoch(toy_runs):
@@ -31,6 +31,11 @@ def test_per_layer_from_per_trial_summaries():
     )
     ax = per_layer(trials, prefix="w/layer_").axes[0]
     assert ax.get_ylabel() == "w"
+    assert ax.get_xlabel() == "layer index"
+    ax = per_layer(trials, prefix="w/layer_", x_label="steps back, T - 1 - t").axes[0]
+    assert ax.get_xlabel() == "steps back, T - 1 - t"
+    assert "one point per x value" in caption(trials, {"x_label": "steps back"})
+    assert "one point per layer" in caption(trials, {})
 
 
 def test_per_layer_ticks_stay_readable_on_deep_nets():
