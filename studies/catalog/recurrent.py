@@ -36,9 +36,9 @@ import numpy as np
 
 from dlkit import losses, nn, optim
 from dlkit.optim.clip import clip_grad_norm
-from studies.catalog import mnist1d
+from studies.catalog import _mnist1d as mnist1d
 from studies.engine.claims import all_of, mean_threshold, paired_comparison, paired_gap
-from studies.engine.spec import Arm, Claim, Plot, Stage, Study, TrialResult, data_inputs
+from studies.engine.spec import Arm, Claim, Plot, Stage, Study, TrialResult
 from studies.stats import SequentialDesign
 
 #: The GRU's published accuracies (mnist1d README table, row MNIST-1D and MNIST-1D shuffle).
@@ -219,13 +219,7 @@ def gru_trial(config: dict) -> TrialResult:
         if not math.isfinite(total):
             diverged = epoch
             break
-    shuffled = ", shuffle_seq=True" if config["shuffle_seq"] else ""
-    datasets = data_inputs(
-        "mnist1d",
-        f"dlkit.data.load('mnist1d', seed={config['data']['seed']}{shuffled}), split per seed",
-        train=(X_train, y_train),
-        test=(X_test, y_test),
-    )
+    datasets = mnist1d.split_inputs(config, X_train, y_train, X_test, y_test)
     if diverged is not None:
         return TrialResult(history, status="diverged", diverged_epoch=diverged, datasets=datasets)
     train_acc, _ = _accuracy_and_loss(model, X_train, y_train)

@@ -8,6 +8,7 @@ import pytest
 from plot_checks import check_plots
 from test_activations_study import verdict
 
+from studies.catalog import _mnist1d as shared
 from studies.catalog import mnist1d
 from studies.engine import registry
 from studies.engine.spec import normalize_arms
@@ -42,7 +43,7 @@ def test_definition_is_valid_and_plots_are_drawable():
     ],
 )
 def test_models_have_the_papers_shapes(kind, shape, n_params):
-    model = mnist1d.build_model(kind, np.random.default_rng(0))
+    model = shared.build_model(kind, np.random.default_rng(0))
     x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
     assert model.forward(x, train=False).shape == (7, 10)
     assert sum(p.size for p in model.parameters()) == n_params
@@ -62,14 +63,14 @@ def test_trial_logs_test_curves_and_final_figures():
 
 def test_every_seed_draws_its_own_split_shared_by_both_sequences():
     config = {**mnist1d.STUDY.base_config, "shuffle_seq": False}
-    X, y, X_test, y_test = mnist1d.split(config, np.random.default_rng(0))
+    X, y, X_test, y_test = shared.split(config, np.random.default_rng(0))
     assert X.shape == (4000, 40) and X_test.shape == (1000, 40)
     assert np.bincount(y_test).min() >= 95  # stratified: about 100 per class
-    again = mnist1d.split(config, np.random.default_rng(0))
+    again = shared.split(config, np.random.default_rng(0))
     np.testing.assert_array_equal(X_test, again[2])
-    other = mnist1d.split(config, np.random.default_rng(1))
+    other = shared.split(config, np.random.default_rng(1))
     assert not np.array_equal(y_test, other[3])
-    shuffled = mnist1d.split({**config, "shuffle_seq": True}, np.random.default_rng(0))
+    shuffled = shared.split({**config, "shuffle_seq": True}, np.random.default_rng(0))
     # the same rows, their positions permuted
     np.testing.assert_array_equal(y_test, shuffled[3])
     np.testing.assert_allclose(np.sort(X_test, axis=1), np.sort(shuffled[2], axis=1))
