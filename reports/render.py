@@ -583,12 +583,27 @@ def current_trials(runs: StudyRuns) -> StudyRuns:
     )
 
 
+def _claimed_metrics(runs: StudyRuns) -> list[str]:
+    """The summary figures the claims are judged on, in claim order: the last word of each
+    comparison's label ("a - b final_test_acc"), where it names a summary figure."""
+    known, out = set(runs.summary_keys), []
+    for row in runs.claims.to_dict("records"):
+        for part in _parts(row):
+            words = str(part.get("label", "")).split()
+            if words and words[-1] in known and words[-1] not in out:
+                out.append(words[-1])
+    return out
+
+
 def _results_by_stage(runs: StudyRuns, order: list[str]) -> list[tuple[str, pd.DataFrame]]:
     """One results frame per stage, with the summary figures that stage's trials report.
 
     Stages of one study often measure different things (a tuning sweep, the final
-    comparison, a toy problem); one table each keeps every column meaningful.
+    comparison, a toy problem); one table each keeps every column meaningful. The figures
+    the claims are judged on come first, so a wide table shows them without scrolling.
     """
+    claimed = _claimed_metrics(runs)
+    keys = claimed + [k for k in runs.summary_keys if k not in claimed]
     trials = runs.trials
     declared = [row["name"] for row in stage_rows(runs.study)]
     found = list(pd.unique(trials["stage"])) if len(trials) else []
@@ -598,7 +613,7 @@ def _results_by_stage(runs: StudyRuns, order: list[str]) -> list[tuple[str, pd.D
         rows = trials[trials["stage"] == stage] if stages else trials
         metrics = [
             key
-            for key in runs.summary_keys
+            for key in keys
             if key in rows and pd.to_numeric(rows[key], errors="coerce").notna().any()
         ]
         arms = runs.arms[runs.arms["arm"].isin(set(rows["arm"]))] if len(runs.arms) else runs.arms

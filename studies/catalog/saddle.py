@@ -22,10 +22,12 @@ eigh gives its eigenvalues. Eigenvalues within 1e-6 * max|lambda| of zero count 
 zero (the softmax output alone leaves 9 exactly flat directions). The index is the fraction of
 negative eigenvalues, the minimum ratio the fraction of the non-zero
 eigenvalues that are positive: 1 at a minimum. At every point with a negative eigenvalue, a
-step of length 0.25 along its eigenvector (both signs, the better one kept) measures how much
-the loss actually falls, relative to the fall |lambda| t^2 / 2 that the quadratic model
-predicts. For contrast, the Hessian is also taken at the last GD iterate itself (511 epochs,
-no Newton search). The points' gradient norms are reported with them: within its budget the
+step of length 0.25 along its eigenvector (both signs, the better one kept) gives the escape
+ratio: the step's change of the loss over the fall |lambda| t^2 / 2 that the quadratic model
+predicts (-1 when the loss falls as predicted, below 0 whenever it falls, above 0 when it
+rises); a seed's escape_ratio_max is the worst (largest) ratio over its points. For
+contrast, the Hessian is also taken at the last GD iterate itself (511 epochs, no Newton
+search). The points' gradient norms are reported with them: within its budget the
 search lowers the norm (the log10 gradient norm curve, and the summaries
 final_grad_norm_max and grad_norm_reduction_min, show by how much), but it does not drive it
 to zero: these are points where the search for a critical point comes to rest, as the loss of

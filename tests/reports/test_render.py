@@ -217,3 +217,19 @@ def test_each_arm_run_gets_its_own_copy_of_the_per_arm_plots(toy_runs):
             f"02-gradient-norm-per-layer-over-training-{slug}.png",
         ]
         assert all(png.startswith(b"\x89PNG") for png in files.values())
+
+
+def test_results_tables_lead_with_the_figures_the_claims_are_judged_on(toy_runs, lean):
+    claims = toy_runs.claims.copy()
+    claims["parts"] = [
+        [{"label": "relu-lr0.1 - tanh-lr0.1 test_acc", "mean": 0.1}],
+        [{"label": "mean log(variance a / b)", "mean": 0.2}],
+        None,
+    ][: len(claims)]
+    html, _ = render_report(lean(claims=claims))
+    header = re.search(r'<table id="T_results0".*?</thead>', html, re.S).group(0)
+    assert header.index("test_acc") < header.index("epochs_to_target")
+    assert header.index("epochs_to_target") < header.index("final_val_loss")
+    plain, _ = render_report(toy_runs)
+    header = re.search(r'<table id="T_results0".*?</thead>', plain, re.S).group(0)
+    assert header.index("epochs_to_target") < header.index("test_acc")
