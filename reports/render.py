@@ -30,6 +30,7 @@ from reports.tables import (
     base_config_rows,
     completeness_notes,
     declared_seeds,
+    divergence_notes,
     format_number,
     metric_directions,
     results_frame,
@@ -651,6 +652,7 @@ def render_report(
         and what is missing (no build time, so rebuilding an unchanged store diffs clean).
     """
     notes = completeness_notes(runs) + list(notes)
+    diverged = divergence_notes(runs)
     runs = current_trials(runs)
     order = arm_order(runs)
     stage_of = dict(zip(runs.trials["arm"], runs.trials["stage"], strict=True))
@@ -693,6 +695,7 @@ def render_report(
         "info": info,
         "variant": _variant(runs.study),
         "notes": notes,
+        "diverged": diverged,
         "claims": claims,
         "verdict_counts": verdict_counts,
         "plots": plots,
@@ -736,6 +739,7 @@ def render_report(
         ],
         "variant": context["variant"],
         "missing": notes,
+        "diverged": diverged,
         "plots_not_drawn": [
             {"title": p["title"], "error": p["error"]} for p in plots if p["error"]
         ],

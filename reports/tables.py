@@ -335,8 +335,9 @@ def completeness_notes(runs: StudyRuns) -> list[str]:
     """Plain sentences naming everything missing or abnormal in the store for this study.
 
     Covers: no summary run; declared arms with no trial; declared seeds without a trial;
-    diverged and failed trials (with their epoch); trials of arms the study does not declare;
-    a quick (smoke) run. Empty when the store holds the complete study.
+    failed trials; trials of arms the study does not declare; a quick (smoke) run. Empty when
+    the store holds the complete study. Diverged trials are data, not gaps: see
+    :func:`divergence_notes`.
     """
     notes = []
     trials = runs.trials
@@ -396,10 +397,9 @@ def completeness_notes(runs: StudyRuns) -> list[str]:
                 f"Arm {arm!r}: {len(lacking)} of {len(seeds)} seeds missing "
                 f"(seed {', '.join(map(str, lacking))})."
             )
-    for status in ("diverged", "failed"):
-        bad = trials[trials["status"] == status]
-        for arm, group in bad.groupby("arm", sort=True):
-            notes.append(f"Arm {arm!r}: {_bad_trials(group, status, trials)}.")
+    failed = trials[trials["status"] == "failed"]
+    for arm, group in failed.groupby("arm", sort=True):
+        notes.append(f"Arm {arm!r}: {_bad_trials(group, 'failed', trials)}.")
     if arms:
         extra = sorted(present - set(arms))
         if extra:
@@ -410,6 +410,22 @@ def completeness_notes(runs: StudyRuns) -> list[str]:
     if not len(trials):
         notes.append("The store holds no trial of this study.")
     return notes
+
+
+def divergence_notes(runs: StudyRuns) -> list[str]:
+    """One sentence per arm with diverged trials: how many, which seeds, at which epochs.
+
+    A diverging run is recorded, not an error (a learning-rate sweep or an exploding net
+    diverges by design), so the report lists these apart from what is missing.
+    """
+    trials = runs.trials
+    if not len(trials):
+        return []
+    bad = trials[trials["status"] == "diverged"]
+    return [
+        f"Arm {arm!r}: {_bad_trials(group, 'diverged', trials)}."
+        for arm, group in bad.groupby("arm", sort=True)
+    ]
 
 
 def _bad_trials(group: pd.DataFrame, status: str, trials: pd.DataFrame) -> str:

@@ -233,3 +233,14 @@ def test_results_tables_lead_with_the_figures_the_claims_are_judged_on(toy_runs,
     plain, _ = render_report(toy_runs)
     header = re.search(r'<table id="T_results0".*?</thead>', plain, re.S).group(0)
     assert header.index("epochs_to_target") < header.index("test_acc")
+
+
+def test_diverged_trials_are_listed_apart_from_what_is_missing(page):
+    html, summary = page
+    missing = html[html.index('id="missing"') : html.index('class="notes diverged"')]
+    diverged = html[html.index('id="diverged"') : html.index('id="claims"')]
+    assert "failed (seed 1)" in missing and "diverged" not in missing
+    assert "<h2>Diverged trials</h2>" in diverged
+    assert "Arm &#39;tanh-lr0.1&#39;: 1 trial(s) diverged (seed 2 at epoch 4)." in diverged
+    assert summary["diverged"] == ["Arm 'tanh-lr0.1': 1 trial(s) diverged (seed 2 at epoch 4)."]
+    assert not any("diverged" in note for note in summary["missing"])
