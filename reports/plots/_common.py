@@ -259,8 +259,10 @@ def mean_curves(
 
 
 def stat_name(prefix: str) -> str:
-    """The statistic a per-layer prefix names: ``"grad_norm/layer_"`` -> ``"grad_norm"``."""
-    return re.sub(r"[/_.]?layers?[_.]?$", "", prefix) or prefix
+    """The statistic a per-layer (or per-step) prefix names: ``"grad_norm/layer_"`` ->
+    ``"grad_norm"``, ``"dx_norm/lag_"`` -> ``"dx_norm"``."""
+    name = re.sub(r"[/_.]?layers?[_.]?$", "", prefix)
+    return re.sub(r"/[A-Za-z]+[_.]?$", "", name) or prefix
 
 
 def layer_columns(frame: pd.DataFrame, prefix: str) -> list[tuple[str, int]]:

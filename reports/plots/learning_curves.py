@@ -27,6 +27,7 @@ def learning_curves(
     log_y: bool = False,
     log_x: bool = False,
     x_label: str = "epoch",
+    markers: bool = False,
     title: str = "",
     palette: dict | None = None,
 ) -> Figure:
@@ -47,6 +48,9 @@ def learning_curves(
         than an epoch; non-positive steps are dropped.
     x_label : str
         What the step means, ``"epoch"`` unless the study logs something else as its step.
+    markers : bool
+        A dot at every logged step, for curves whose single points matter (a category read
+        off per step, a short grid).
     title : str
     palette : dict, optional
         Colour per arm, so every plot of a report shows an arm in the same colour.
@@ -69,6 +73,7 @@ def learning_curves(
         palette=palette,
         xlabel=x_label,
         title=title,
+        marker="o" if markers else None,
         log_x=log_x,
         log_y=log_y,
     )
@@ -83,6 +88,6 @@ KIND = PlotKind(
     "learning_curves",
     learning_curves,
     frames=("history",),
-    options=("metric", "hue", "log_y", "log_x", "x_label"),
+    options=("metric", "hue", "log_y", "log_x", "x_label", "markers"),
     caption=caption,
 )

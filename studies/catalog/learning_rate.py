@@ -531,6 +531,7 @@ def _plots() -> list[Plot]:
             metric="regime_measured",
             hue="arm",
             x_label="learning rate x 200",
+            markers=True,
             stage="quadratic",
         ),
         Plot(

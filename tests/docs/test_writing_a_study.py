@@ -69,3 +69,11 @@ def test_every_command_parses_and_names_what_exists(argv, tmp_path):
     varied = apply_overrides(study, args.overrides)
     if args.arms is not None:
         assert select_arms(varied, args.arms).stages
+
+
+def test_the_plot_kinds_table_lists_every_kind_with_its_options():
+    from reports.plots.registry import KINDS
+
+    rows = re.findall(r"^\| `(\w+)` \| [^|]+ \| (.+) \|$", GUIDE.read_text("utf-8"), re.M)
+    table = {kind: re.findall(r"`(\w+)`", options) for kind, options in rows if kind in KINDS}
+    assert table == {name: list(kind.options) for name, kind in KINDS.items()}

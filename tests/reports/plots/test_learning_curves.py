@@ -34,3 +34,10 @@ def test_learning_curves_log_x_for_size_steps(toy_runs, drawn_lines):
     assert ax.get_xscale() == "log" and ax.get_xlabel() == "training-set size m"
     # step 0 cannot sit on a log axis: it is dropped, the rest are drawn
     assert all(min(line.get_xdata()) > 0 for line in drawn_lines(ax))
+
+
+def test_learning_curves_mark_every_step_on_request(toy_runs, drawn_lines):
+    plain = learning_curves(toy_runs.history, metric="val_acc").axes[0]
+    assert {line.get_marker() for line in drawn_lines(plain)} <= {"None", "", None}
+    marked = learning_curves(toy_runs.history, metric="val_acc", markers=True).axes[0]
+    assert {line.get_marker() for line in drawn_lines(marked)} == {"o"}

@@ -38,6 +38,15 @@ def test_per_layer_from_per_trial_summaries():
     assert "one point per layer" in caption(trials, {})
 
 
+def test_the_statistic_is_named_without_its_index_prefix():
+    from reports.plots._common import stat_name
+
+    assert stat_name("grad_norm/layer_") == "grad_norm"
+    assert stat_name("act_std_layer") == "act_std"
+    assert stat_name("dx_norm/lag_") == "dx_norm"
+    assert stat_name("loss") == "loss"
+
+
 def test_per_layer_ticks_stay_readable_on_deep_nets():
     trials = pd.DataFrame(
         [
