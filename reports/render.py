@@ -779,8 +779,7 @@ def render_index(summaries: list[dict], *, built_at: datetime | None = None) -> 
                     for c in summary.get("claims") or []
                     if isinstance(c, dict)
                     and not summary.get("quick")  # a smoke run is not held against sources
-                    and c.get("expected")
-                    and c.get("verdict") not in (c["expected"], NOT_EVALUATED)
+                    and _differs(c, c.get("verdict"))
                 ],
             }
         )

@@ -397,9 +397,7 @@ def completeness_notes(runs: StudyRuns) -> list[str]:
                 f"Arm {arm!r}: {len(lacking)} of {len(seeds)} seeds missing "
                 f"(seed {', '.join(map(str, lacking))})."
             )
-    failed = trials[trials["status"] == "failed"]
-    for arm, group in failed.groupby("arm", sort=True):
-        notes.append(f"Arm {arm!r}: {_bad_trials(group, 'failed', trials)}.")
+    notes += _status_notes(trials, "failed")
     if arms:
         extra = sorted(present - set(arms))
         if extra:
@@ -418,12 +416,14 @@ def divergence_notes(runs: StudyRuns) -> list[str]:
     A diverging run is recorded, not an error (a learning-rate sweep or an exploding net
     diverges by design), so the report lists these apart from what is missing.
     """
-    trials = runs.trials
-    if not len(trials):
-        return []
-    bad = trials[trials["status"] == "diverged"]
+    return _status_notes(runs.trials, "diverged") if len(runs.trials) else []
+
+
+def _status_notes(trials: pd.DataFrame, status: str) -> list[str]:
+    """One sentence per arm with trials of ``status`` ("diverged" or "failed")."""
+    bad = trials[trials["status"] == status]
     return [
-        f"Arm {arm!r}: {_bad_trials(group, 'diverged', trials)}."
+        f"Arm {arm!r}: {_bad_trials(group, status, trials)}."
         for arm, group in bad.groupby("arm", sort=True)
     ]
 

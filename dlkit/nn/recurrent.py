@@ -316,6 +316,16 @@ class _Recurrent(Layer):
         )
 
 
+def _gradient_at(t: int, dh: np.ndarray, dout: np.ndarray | None, hidden_grad: np.ndarray):
+    """dL/dh_t: the gradient carried back from step t + 1 plus the output's at step t,
+    written into ``hidden_grad[t]`` (no temporary) and returned as that view."""
+    if dout is None:
+        hidden_grad[t] = dh
+    else:
+        np.add(dh, dout[t], out=hidden_grad[t])
+    return hidden_grad[t]
+
+
 class RNN(_Recurrent):
     """Elman recurrent layer(s), ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``.
 
@@ -390,9 +400,7 @@ class RNN(_Recurrent):
         T = h.shape[0]
         da = np.empty_like(h)
         for t in range(T - 1, -1, -1):
-            if dout is not None:
-                dh = dh + dout[t]
-            hidden_grad[t] = dh
+            dh = _gradient_at(t, dh, dout, hidden_grad)
             np.multiply(dh, deriv[t], out=da[t])
             dh = da[t] @ w_hh
         return da, da, dh, None
@@ -468,9 +476,7 @@ class LSTM(_Recurrent):
         dtc = 1 - tanh_c * tanh_c
         da = np.empty_like(gates)
         for t in range(T - 1, -1, -1):
-            if dout is not None:
-                dh = dh + dout[t]
-            hidden_grad[t] = dh
+            dh = _gradient_at(t, dh, dout, hidden_grad)
             g = gates[t]
             o = g[:, 3 * H :]
             dc = dc + dh * o * dtc[t]
@@ -556,9 +562,7 @@ class GRU(_Recurrent):
         da_h = np.empty((T, N, 3 * H), n.dtype)
         dn_pre = np.empty((T, N, H), n.dtype)
         for t in range(T - 1, -1, -1):
-            if dout is not None:
-                dh = dh + dout[t]
-            hidden_grad[t] = dh
+            dh = _gradient_at(t, dh, dout, hidden_grad)
             d = da_h[t]
             dn = dn_pre[t]
             np.multiply(dh, fac_n[t], out=dn)

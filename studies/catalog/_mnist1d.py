@@ -135,13 +135,14 @@ def matches_published(
     *,
     published: float,
     tolerance: float = TOLERANCE,
+    stage: str | None = None,
 ):
     """Evaluator of "the mean of ``metric`` of ``arm`` is within ±``tolerance`` of
     ``published``": per seed, ``metric - published``, claimed within ±``tolerance`` (two
-    one-sided t-tests)."""
+    one-sided t-tests); only the rows of ``stage`` when given."""
 
     def evaluate(summaries, histories) -> Evidence:
-        rows = rows_by_seed(summaries, (metric,), arm=arm)
+        rows = rows_by_seed(summaries, (metric,), arm=arm, stage=stage)
         rows = rows[np.isfinite(rows[metric].to_numpy(float))]
         x = rows[metric].to_numpy(float)
         comparison = Comparison(

@@ -38,12 +38,53 @@ class TaskRun(NamedTuple):
     records: list[dict[str, float]]
     cap: float
     datasets: list[dict[str, Any]]
+    train: tuple[np.ndarray, np.ndarray]
 
     def result(self, summary: dict[str, float]) -> TrialResult:
         """The trial's result with ``summary``, curves and dataset inputs."""
         return TrialResult.from_history(
             self.history, summary, records=self.records, datasets=self.datasets
         )
+
+
+class TaskSetup(NamedTuple):
+    """What :func:`task_setup` builds: the data, the seed's generator and splits, the net."""
+
+    ds: data.Dataset
+    rng: np.random.Generator
+    X_tr: np.ndarray
+    y_tr: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    model: nn.Sequential
+    loss: losses.Loss
+    opt: optim.Optimizer
+
+
+def task_setup(config: dict) -> TaskSetup:
+    """The data set, the validation split of the seed, the MLP and its optimizer.
+
+    ``rng = default_rng([seed_stream, seed])``: a child stream draws the validation split
+    (spawning leaves ``rng``, which draws the weights and then the batch order, untouched), so
+    every arm of a seed shares the split.
+    """
+    dcfg, mcfg, ocfg = config["data"], config["model"], config["optimizer"]
+    ds = dataset(dcfg["name"], dcfg["seed"])
+    rng = np.random.default_rng([config["seed_stream"], config["seed"]])
+    X_tr, y_tr, X_val, y_val = ds.split_validation(dcfg["val_fraction"], rng.spawn(1)[0])
+    model = nn.mlp(
+        [ds.n_features, *mcfg["hidden"], ds.n_classes],
+        init=mcfg["init"],
+        output_init="xavier_uniform",
+        rng=rng,
+    )
+    opt = optim.build(ocfg["name"], model.parameters(), lr=ocfg["lr"])
+    return TaskSetup(ds, rng, X_tr, y_tr, X_val, y_val, model, losses.CrossEntropyLoss(), opt)
+
+
+def source_of(config: dict) -> str:
+    """How the data set of ``config`` is loaded, for its dataset inputs."""
+    return f"dlkit.data.load({config['data']['name']!r}, seed={config['data']['seed']})"
 
 
 def train_task_mlp(config: dict, history_keys: tuple[str, ...], schedule=None) -> TaskRun:
@@ -58,20 +99,8 @@ def train_task_mlp(config: dict, history_keys: tuple[str, ...], schedule=None) -
     schedule : callable, optional
         ``schedule(optimizer, epochs, batches_per_epoch)`` -> a learning-rate schedule or None.
     """
-    dcfg, mcfg, ocfg, tcfg = config["data"], config["model"], config["optimizer"], config["train"]
-    ds = dataset(dcfg["name"], dcfg["seed"])
-    rng = np.random.default_rng([config["seed_stream"], config["seed"]])
-    # A child stream draws the validation split (spawning leaves ``rng``, which draws the
-    # weights and then the batch order, untouched): every arm of a seed shares it.
-    X_tr, y_tr, X_val, y_val = ds.split_validation(dcfg["val_fraction"], rng.spawn(1)[0])
-    model = nn.mlp(
-        [ds.n_features, *mcfg["hidden"], ds.n_classes],
-        init=mcfg["init"],
-        output_init="xavier_uniform",
-        rng=rng,
-    )
-    loss = losses.CrossEntropyLoss()
-    opt = optim.build(ocfg["name"], model.parameters(), lr=ocfg["lr"])
+    tcfg = config["train"]
+    ds, rng, X_tr, y_tr, X_val, y_val, model, loss, opt = task_setup(config)
     epochs, batch = tcfg["epochs"], tcfg["batch_size"]
     sched = schedule(opt, epochs, math.ceil(len(X_tr) / batch)) if schedule else None
     best = train.BestWeights("val_loss")
@@ -96,7 +125,6 @@ def train_task_mlp(config: dict, history_keys: tuple[str, ...], schedule=None) -
     splits = {"train": (X_tr, y_tr), "validation": (X_val, y_val)}
     if tcfg["evaluate_test"]:
         splits["test"] = (ds.X_test, ds.y_test)
-    source = f"dlkit.data.load({dcfg['name']!r}, seed={dcfg['seed']})"
     return TaskRun(
         history,
         model,
@@ -105,5 +133,6 @@ def train_task_mlp(config: dict, history_keys: tuple[str, ...], schedule=None) -
         best,
         records,
         PLOT_CAP * math.log(ds.n_classes),
-        data_inputs(dcfg["name"], source, **splits),
+        data_inputs(config["data"]["name"], source_of(config), **splits),
+        (X_tr, y_tr),
     )

@@ -37,7 +37,7 @@ import pandas as pd
 from dlkit import losses, nn, optim, train
 from dlkit.data import minibatches
 from dlkit.optim import lr_scheduler
-from studies.catalog._task_mlp import dataset, train_task_mlp
+from studies.catalog._task_mlp import source_of, task_setup, train_task_mlp
 from studies.engine.claims import all_of, paired_comparison, usable_rows
 from studies.engine.select import best_setting
 from studies.engine.spec import Arm, Claim, Plot, Stage, Study, TrialResult, data_inputs
@@ -123,16 +123,6 @@ def warmup_schedule(config: dict):
     return build
 
 
-def training_split(config: dict) -> tuple[np.ndarray, np.ndarray]:
-    """The training rows :func:`train_task_mlp` trains on for ``config`` (its validation
-    split is drawn from the first child of ``default_rng([seed_stream, seed])``)."""
-    dcfg = config["data"]
-    ds = dataset(dcfg["name"], dcfg["seed"])
-    rng = np.random.default_rng([config["seed_stream"], config["seed"]])
-    X_tr, y_tr, _, _ = ds.split_validation(dcfg["val_fraction"], rng.spawn(1)[0])
-    return X_tr, y_tr
-
-
 def generalization_trial(config: dict) -> TrialResult:
     """Train for ``train.epochs`` at one batch size and rate (with the warm-up of ``warmup``).
 
@@ -143,11 +133,7 @@ def generalization_trial(config: dict) -> TrialResult:
     loop, evaluation excluded) and ``sec_per_step`` (that over the steps per epoch).
     """
     run = train_task_mlp(config, HISTORY_KEYS, warmup_schedule(config))
-    X_tr, y_tr = training_split(config)
-    train_digest = data_inputs("check", "", train=(X_tr, y_tr))[0]["digest"]
-    logged = next(d["digest"] for d in run.datasets if d["context"] == "train")
-    if train_digest != logged:
-        raise RuntimeError("training_split no longer matches the split train_task_mlp draws")
+    X_tr, y_tr = run.train
     batch = int(config["train"]["batch_size"])
     steps = math.ceil(len(X_tr) / batch)
     seconds = [float(r["time"]) for r in run.history if r["epoch"] > 0 and "time" in r]
@@ -342,31 +328,36 @@ def steps_to_target(
     if previous[1] <= target:
         return 0.0, 0.0, 0, curve
     taken, seconds, next_eval = 0, 0.0, 1
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        while taken < max_steps:
-            for xb, yb in minibatches(X, y, batch_size, rng):
-                start = time.perf_counter()
-                value = loss.forward(model.forward(xb, train=True), yb)
-                if not math.isfinite(value):
-                    return math.inf, seconds, taken, curve
-                opt.zero_grad()
-                model.backward(loss.backward())
-                opt.step()
-                seconds += time.perf_counter() - start
-                taken += 1
-                if taken >= next_eval or taken >= max_steps:
-                    full = loss.forward(model.forward(X, train=False), y)
-                    if not math.isfinite(full):
+    saved_input_grad = model.input_grad
+    model.input_grad = False  # as in train.fit: nobody reads the gradient of the data
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            while taken < max_steps:
+                for xb, yb in minibatches(X, y, batch_size, rng):
+                    start = time.perf_counter()
+                    value = loss.forward(model.forward(xb, train=True), yb)
+                    if not math.isfinite(value):
                         return math.inf, seconds, taken, curve
-                    curve.append((taken, float(full)))
-                    if full <= target:
-                        step0, loss0 = previous
-                        crossed = step0 + (taken - step0) * (loss0 - target) / (loss0 - full)
-                        return float(crossed), seconds, taken, curve
-                    previous = (taken, full)
-                    next_eval = taken + 1 if taken < 10 else math.ceil(taken * growth)
-                if taken >= max_steps:
-                    break
+                    opt.zero_grad()
+                    model.backward(loss.backward())
+                    opt.step()
+                    seconds += time.perf_counter() - start
+                    taken += 1
+                    if taken >= next_eval or taken >= max_steps:
+                        full = loss.forward(model.forward(X, train=False), y)
+                        if not math.isfinite(full):
+                            return math.inf, seconds, taken, curve
+                        curve.append((taken, float(full)))
+                        if full <= target:
+                            step0, loss0 = previous
+                            crossed = step0 + (taken - step0) * (loss0 - target) / (loss0 - full)
+                            return float(crossed), seconds, taken, curve
+                        previous = (taken, full)
+                        next_eval = taken + 1 if taken < 10 else math.ceil(taken * growth)
+                    if taken >= max_steps:
+                        break
+    finally:
+        model.input_grad = saved_input_grad
     return math.inf, seconds, taken, curve
 
 
@@ -378,19 +369,8 @@ def steps_trial(config: dict) -> TrialResult:
     ``sec_per_step_train`` (wall-clock seconds per training step, evaluations excluded).
     History: the loss on the whole training split at each evaluated step (``epoch`` = step).
     """
-    dcfg, tcfg = config["data"], config["train"]
-    ds = dataset(dcfg["name"], dcfg["seed"])
-    rng = np.random.default_rng([config["seed_stream"], config["seed"]])
-    X_tr, y_tr, X_val, y_val = ds.split_validation(dcfg["val_fraction"], rng.spawn(1)[0])
-    mcfg = config["model"]
-    model = nn.mlp(
-        [ds.n_features, *mcfg["hidden"], ds.n_classes],
-        init=mcfg["init"],
-        output_init="xavier_uniform",
-        rng=rng,
-    )
-    loss = losses.CrossEntropyLoss()
-    opt = optim.build(config["optimizer"]["name"], model.parameters(), lr=config["optimizer"]["lr"])
+    tcfg = config["train"]
+    _, rng, X_tr, y_tr, X_val, y_val, model, loss, opt = task_setup(config)
     batch, cap = int(tcfg["batch_size"]), int(tcfg["max_steps"])
     steps, seconds, taken, curve = steps_to_target(
         model,
@@ -412,8 +392,9 @@ def steps_trial(config: dict) -> TrialResult:
         "sec_per_step_train": seconds / taken if taken else math.nan,
     }
     history = [{"epoch": step, "full_train_loss": value} for step, value in curve]
-    source = f"dlkit.data.load({dcfg['name']!r}, seed={dcfg['seed']})"
-    inputs = data_inputs(dcfg["name"], source, train=(X_tr, y_tr), validation=(X_val, y_val))
+    inputs = data_inputs(
+        config["data"]["name"], source_of(config), train=(X_tr, y_tr), validation=(X_val, y_val)
+    )
     return TrialResult(history=history, summary=summary, datasets=inputs)
 
 

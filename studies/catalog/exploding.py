@@ -31,6 +31,8 @@ import numpy as np
 from dlkit import data, diagnostics, losses, nn, optim, train
 from dlkit import init as initializers
 from dlkit.optim.clip import clip_grad_norm, clip_grad_value
+from studies.catalog._backprop import LOSS_CAP, capped_loss
+from studies.catalog._backprop import log10_slope_back as growth_per_layer
 from studies.engine.claims import all_of, mean_threshold, paired_comparison
 from studies.engine.spec import Arm, Claim, Plot, Stage, Study, TrialResult, data_inputs
 from studies.stats import Evidence, SequentialDesign
@@ -45,8 +47,6 @@ METRICS: dict[str, str | None] = {
     "cosine_value": "higher",
     "cosine_norm_deviation": "lower",
 }
-#: A diverged run's (or a run whose loss went above it) validation loss counts as this.
-LOSS_CAP = 10.0
 #: The claims' margins: value clipping's mean cosine is below 1 - COSINE_MARGIN, norm
 #: clipping's deviation from 1 below NORM_TOLERANCE.
 COSINE_MARGIN = 0.01
@@ -62,36 +62,6 @@ BASE_CONFIG: dict[str, Any] = {
     "train": {"epochs": 10, "batch_size": 32, "clip_norm": None, "clip_value": None},
     "cosine": {"batches": 8, "clip_norm": CLIP_NORM, "clip_value": CLIP_VALUE},
 }
-
-
-def growth_per_layer(norms: Sequence[float]) -> float:
-    """Least-squares slope of ``log10(norm)`` against the number of layers the error was
-    back-propagated through to reach each layer (0 for the output layer).
-
-    Parameters
-    ----------
-    norms : sequence of float
-        Gradient norms of the Dense weights, input layer first, output layer last.
-
-    Returns
-    -------
-    float
-        log10 of the geometric growth factor per layer towards the input (> 0: the gradient
-        explodes with depth, < 0: it vanishes); NaN when a norm is not finite and positive or
-        there are fewer than two layers.
-    """
-    values = np.asarray(norms, dtype=np.float64)
-    if values.size < 2 or not np.all(np.isfinite(values) & (values > 0)):
-        return math.nan
-    depth_from_output = np.arange(values.size - 1, -1, -1, dtype=np.float64)
-    slope, _ = np.polyfit(depth_from_output, np.log10(values), 1)
-    return float(slope)
-
-
-def capped_loss(value: float, cap: float = LOSS_CAP) -> float:
-    """A final loss for a paired comparison: ``min(value, cap)``, and ``cap`` for a diverged
-    run's NaN or infinite loss (so it counts as "at least this bad" instead of dropping)."""
-    return min(float(value), cap) if math.isfinite(value) else cap
 
 
 def cosine(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> float:

@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 from scipy.special import logsumexp
 
-from dlkit import data, losses, nn, optim, train
-from dlkit import init as initializers
+from dlkit import losses, nn, optim, train
+from studies.catalog._task_mlp import dataset
 from studies.engine.claims import all_of, mean_threshold, paired_comparison, paired_equivalence
 from studies.engine.spec import Arm, Claim, Plot, Stage, Study, TrialResult, data_inputs
 from studies.stats import Comparison, Evidence, SequentialDesign
@@ -204,7 +204,7 @@ def build_model(
     net = nn.mlp(
         [n_in, model["hidden"], n_out],
         activation=model["activation"],
-        init=initializers.get("xavier_uniform"),
+        init="xavier_uniform",
         rng=rng,
     )
     out = net.layers[-1]
@@ -227,7 +227,7 @@ def trial(config: dict) -> TrialResult:
     """Train one MLP with one loss from one start; the gradient measurement at initialization
     and the stability check; epochs to the target validation accuracy."""
     cfg_data, cfg_train = config["data"], config["train"]
-    ds = data.load(cfg_data["name"], seed=cfg_data["seed"])
+    ds = dataset(cfg_data["name"], cfg_data["seed"])  # loaded once per worker
     init_rng, batch_rng, split_rng, stab_rng = np.random.default_rng(config["seed"]).spawn(4)
     split = ds.split_validation(cfg_data["val_fraction"], split_rng)
     loss_name = config["loss"]

@@ -87,11 +87,12 @@ def code_version() -> dict[str, str | bool]:
 def _changes_digest(lines: list[str]) -> str:
     """sha256 (first 16 hex digits) of ``git diff HEAD`` and the untracked Python files."""
     digest = hashlib.sha256((_git("diff", "HEAD") or "").encode("utf-8"))
-    for line in sorted(lines):
-        if line.startswith("??"):
-            path = Path(_git("rev-parse", "--show-toplevel") or REPO_ROOT) / line[3:].strip()
-            digest.update(line.encode("utf-8"))
-            digest.update(path.read_bytes() if path.is_file() else b"")
+    untracked = sorted(line for line in lines if line.startswith("??"))
+    top = Path(_git("rev-parse", "--show-toplevel") or REPO_ROOT) if untracked else REPO_ROOT
+    for line in untracked:
+        path = top / line[3:].strip()
+        digest.update(line.encode("utf-8"))
+        digest.update(path.read_bytes() if path.is_file() else b"")
     return digest.hexdigest()[:16]
 
 

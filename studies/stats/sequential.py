@@ -395,7 +395,7 @@ class SequentialDesign:
             t_stat = sign * _t_statistic(prefix, 0.0)
             if test == "t":
                 df = prefix.size - 1
-                t_short = sign * _t_statistic(prefix, shift)
+                t_short = sign * _t_statistic(prefix, shift) if shift else t_stat
                 return t_stat, _t_sf(t_stat, df), _t_sf(-t_short, df)
             return (
                 t_stat,
