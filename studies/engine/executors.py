@@ -221,7 +221,7 @@ class LocalExecutor:
         from joblib import Parallel, delayed
 
         try:
-            Parallel(n_jobs=self.jobs, backend="loky", batch_size=1, max_nbytes=None)(
+            Parallel(n_jobs=self.jobs, backend="loky", batch_size=1)(
                 delayed(_import_modules)(modules) for _ in range(self.jobs)
             )
         except Exception as err:  # an optimisation only: run() starts the pool itself
@@ -274,9 +274,6 @@ class LocalExecutor:
             return_as="generator_unordered",
             batch_size=1,
             pre_dispatch="n_jobs",
-            # Tasks are small configs: no memmapping, whose temporary folder loky's resource
-            # tracker sometimes unregisters twice, printing a KeyError traceback at exit.
-            max_nbytes=None,
         )
         yield from parallel(
             delayed(run_task)(task, worker=True, marker_dir=marker_dir) for task in tasks
