@@ -20,7 +20,7 @@ from pathlib import Path
 
 import reports
 from studies.engine import registry
-from studies.engine.executors import EXECUTORS, SCHEDULER_ENV
+from studies.engine.executors import EXECUTORS, SCHEDULER_ENV, stop_local_pool
 from studies.engine.overrides import apply_overrides, parse_arms, select_arms
 from studies.engine.runner import run_study
 from studies.store.writer import StoreError, StudyBusyError, key_number
@@ -186,7 +186,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0 if make_report(args.name) is not None else 1
         if args.command == "new":
             return cmd_new(args.name, args.dir)
-        return cmd_run(args, argv)
+        try:
+            return cmd_run(args, argv)
+        finally:
+            stop_local_pool()  # before the interpreter's exit (see its docstring)
     except KeyboardInterrupt:
         print(
             "\ninterrupted: finished trials are saved; run the same command again to resume",

@@ -62,3 +62,41 @@ def test_workers_exit_when_the_driver_is_killed(tmp_path):
     for pid in survivors:
         os.kill(pid, signal.SIGKILL)
     assert not survivors, f"workers {survivors} outlived their driver by 20 s"
+
+
+STOPPER = """
+import os, sys, time
+import psutil
+from studies.engine.executors import LocalExecutor, Task, stop_local_pool
+from studies.engine.spec import TrialResult
+
+def trial(config):
+    time.sleep(0.5)  # long enough that both workers take tasks
+    return TrialResult(summary={"pid": float(os.getpid())})
+
+me = psutil.Process()
+stop_local_pool()  # no pool yet: must not start one
+print("before", len(me.children(recursive=True)))
+outcomes = list(LocalExecutor(2).run([Task(i, trial, {"seed": i}) for i in range(4)]))
+pids = {int(o.result.summary["pid"]) for o in outcomes}
+print("workers", len(pids))
+stop_local_pool()
+print("alive", sum(psutil.pid_exists(p) and psutil.Process(p).status() != "zombie" for p in pids))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_stop_local_pool_ends_the_workers_and_starts_none(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = subprocess.run(
+        [sys.executable, "-c", STOPPER],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = dict(line.split() for line in out.stdout.splitlines())
+    assert lines == {"before": "0", "workers": "2", "alive": "0"}
+    assert "Traceback" not in out.stderr
