@@ -63,6 +63,8 @@ PARENT_CHECK_SECONDS = 1.0
 _niced = False
 #: Whether this process has started loky's worker pool (see :func:`stop_local_pool`).
 _pool_started = False
+#: Warm-up threads still submitting to that pool; :func:`stop_local_pool` waits for them.
+_warm_ups: list[threading.Thread] = []
 
 
 @dataclass(frozen=True)
@@ -218,6 +220,7 @@ class LocalExecutor:
             target=self._warm, args=(tuple(modules),), name="pool-warm-up", daemon=True
         )
         self._warming.start()
+        _warm_ups[:] = [t for t in _warm_ups if t.is_alive()] + [self._warming]
 
     def _warm(self, modules: tuple[str, ...]) -> None:
         from joblib import Parallel, delayed
@@ -317,13 +320,21 @@ def stop_local_pool() -> None:
     it still happens now and then (once in 12 runs of several studies): a known race of
     joblib's folder clean-up, harmless to the results. A no-op when no pool was started, so
     it never spawns one.
+
+    A warm-up still submitting its imports (a run that failed while opening its store) is
+    waited for first: shutting the pool down under it deadlocked loky's ``submit`` against
+    ``get_reusable_executor`` (a CI run hung in a store-fault test; 3 of 8 loops of 40-80
+    failing runs in one process hung, none of 4 loops of 80 with the wait). ``reuse=True``
+    takes the existing pool whatever arguments joblib made it with, instead of replacing it.
     """
     global _pool_started
+    while _warm_ups:
+        _warm_ups.pop().join()
     if not _pool_started:
         return
     from joblib.externals.loky import get_reusable_executor
 
-    get_reusable_executor().shutdown(wait=True)
+    get_reusable_executor(reuse=True).shutdown(wait=True)
     _pool_started = False
 
 

@@ -100,3 +100,45 @@ def test_stop_local_pool_ends_the_workers_and_starts_none(tmp_path):
     lines = dict(line.split() for line in out.stdout.splitlines())
     assert lines == {"before": "0", "workers": "2", "alive": "0"}
     assert "Traceback" not in out.stderr
+
+
+LATE_WARM_UP = """
+import threading, time
+import joblib, psutil
+from studies.engine.executors import LocalExecutor, stop_local_pool
+
+call = joblib.Parallel.__call__
+
+def late_call(self, iterable):  # the warm-up submits only after stop_local_pool has begun
+    time.sleep(1.0)
+    return call(self, iterable)
+
+joblib.Parallel.__call__ = late_call
+me = psutil.Process()
+LocalExecutor(2).warm_up(["json"])
+time.sleep(0.2)
+stop_local_pool()
+print("warming", sum(t.name == "pool-warm-up" for t in threading.enumerate()))
+print("workers", sum(
+    c.status() != "zombie" and "LokyProcess" in " ".join(c.cmdline())
+    for c in me.children(recursive=True)
+))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_stop_local_pool_waits_for_a_warm_up_in_flight(tmp_path):
+    # A run that fails while opening its store stops the pool while the warm-up may still be
+    # submitting; shutting the pool down under it deadlocked loky (issue seen in CI).
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = subprocess.run(
+        [sys.executable, "-c", LATE_WARM_UP],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = dict(line.split() for line in out.stdout.splitlines())
+    assert lines == {"warming": "0", "workers": "0"}
