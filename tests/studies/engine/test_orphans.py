@@ -42,6 +42,21 @@ def alive(pid: int) -> bool:
     return not (stat.exists() and stat.read_text().split(") ", 1)[1].startswith("Z"))
 
 
+def run_script(script: str, cwd: Path) -> tuple[subprocess.CompletedProcess, dict[str, str]]:
+    """Run ``script`` in a fresh Python; it must succeed and print ``name value`` lines."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    return out, dict(line.split() for line in out.stdout.splitlines())
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_workers_exit_when_the_driver_is_killed(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -87,17 +102,7 @@ print("alive", sum(psutil.pid_exists(p) and psutil.Process(p).status() != "zombi
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_stop_local_pool_ends_the_workers_and_starts_none(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    out = subprocess.run(
-        [sys.executable, "-c", STOPPER],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stderr
-    lines = dict(line.split() for line in out.stdout.splitlines())
+    out, lines = run_script(STOPPER, tmp_path)
     assert lines == {"before": "0", "workers": "2", "alive": "0"}
     assert "Traceback" not in out.stderr
 
@@ -129,16 +134,6 @@ print("workers", sum(
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_stop_local_pool_waits_for_a_warm_up_in_flight(tmp_path):
     # A run that fails while opening its store stops the pool while the warm-up may still be
-    # submitting; shutting the pool down under it deadlocked loky (issue seen in CI).
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    out = subprocess.run(
-        [sys.executable, "-c", LATE_WARM_UP],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stderr
-    lines = dict(line.split() for line in out.stdout.splitlines())
+    # submitting; shutting the pool down under it deadlocked loky (a CI run hung there).
+    _, lines = run_script(LATE_WARM_UP, tmp_path)
     assert lines == {"warming": "0", "workers": "0"}
